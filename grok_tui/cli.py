@@ -1,0 +1,263 @@
+"""The `grok-tui` command: train, plot and list runs (the TUI and `watch` come in grok_tui.tui).
+
+Config flags mirror the Config fields in dash-case. Exit status: 0 success, 1 the run failed or is busy,
+2 bad input (one line `grok-tui: error: ...` on stderr, never a traceback), 130 after Ctrl-C and 143
+after SIGTERM (both stop after the current epoch and save a checkpoint first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+from grok_tui.config import OPERATIONS, PRESETS, Config, ConfigError, is_valid_tag, preset
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _typed(kind: Callable[[str], Any], rule: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {rule} (got {text!r})") from None
+
+    return convert
+
+
+INT = _typed(int, "a whole number")
+FLOAT = _typed(float, "a number")
+
+# (flag, Config field, type, help)
+CONFIG_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
+    ("--tag", "tag", str, "run name: logs/TAG and models/TAG"),
+    ("--p", "p", INT, "prime modulus (paper: 113)"),
+    ("--operation", "operation", str, "one of " + ", ".join(OPERATIONS)),
+    ("--frac-train", "frac_train", FLOAT, "fraction of the pairs used for training (paper: 0.3)"),
+    ("--seed", "seed", INT, "seed of the split, the init and the rand table"),
+    ("--d-model", "d_model", INT, "residual width (paper: 128)"),
+    ("--num-heads", "num_heads", INT, "attention heads (paper: 4)"),
+    ("--d-mlp", "d_mlp", INT, "MLP width (default 4 * d_model)"),
+    ("--lr", "lr", FLOAT, "AdamW learning rate (paper: 1e-3)"),
+    ("--weight-decay", "weight_decay", FLOAT, "AdamW weight decay (paper: 1.0)"),
+    ("--warmup-steps", "warmup_steps", INT, "linear warmup steps (paper: 10)"),
+    ("--num-epochs", "num_epochs", INT, "full-batch steps in total (paper code: 50000)"),
+    ("--log-every", "log_every", INT, "epochs between log lines (default 100)"),
+    ("--checkpoint-every", "checkpoint_every", INT, "epochs between checkpoints (default 1000)"),
+    ("--device", "device", str, "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
+]
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("experiment (defaults: the paper's run, or the run's own config on resume)")
+    group.add_argument("--preset", choices=sorted(PRESETS), default=argparse.SUPPRESS,
+                       help="start from a named config: paper or quick")
+    for flag, name, kind, text in CONFIG_FLAGS:
+        group.add_argument(flag, dest=name, type=kind, default=argparse.SUPPRESS, help=text)
+    group.add_argument("--betas", dest="betas", type=FLOAT, nargs=2, metavar=("B1", "B2"),
+                       default=argparse.SUPPRESS, help="AdamW betas (paper: 0.9 0.98)")
+
+
+def _add_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=Path("."),
+                        help="folder holding logs/ and models/ (default: the current folder)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="grok-tui",
+        description="Train, watch and plot grokking runs (Nanda et al. 2023) from the terminal.",
+        epilog="Run `grok-tui COMMAND --help` for a command's options.",
+    )
+    from grok_tui import __version__
+
+    parser.add_argument("--version", action="version", version=f"grok-tui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a run headless, resuming it if it exists",
+                                description="Train a run headless with a progress line. An existing run "
+                                "resumes from its checkpoint; flags not given keep the run's values.")
+    _add_config_flags(train)
+    _add_root(train)
+    mode = train.add_mutually_exclusive_group()
+    mode.add_argument("--resume", dest="fresh", action="store_false", default=False,
+                      help="continue the run from its checkpoint (the default)")
+    mode.add_argument("--fresh", dest="fresh", action="store_true",
+                      help="delete the run's log and checkpoint and start over")
+
+    plot = commands.add_parser("plot", help="write a run's curves as PNG",
+                               description="Write logs/TAG/training_curves.png (or --out) from the run's log.")
+    plot.add_argument("tag", help="the run to plot")
+    plot.add_argument("--out", type=Path, default=None, help="PNG path (default logs/TAG/training_curves.png)")
+    plot.add_argument("--log-x", action="store_true", help="log-scale epoch axis")
+    plot.add_argument("--dpi", type=INT, default=150, help="resolution (default 150)")
+    _add_root(plot)
+
+    runs = commands.add_parser("list", help="list the runs under ROOT/logs",
+                               description="Every run under ROOT/logs with its progress and status.")
+    _add_root(runs)
+    return parser
+
+
+# ---------------------------------------------------------------- train
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The run's stored config (unless --fresh), else a preset, with the flags given on top."""
+    from grok_tui.runs import RunPaths
+
+    given = {name: getattr(args, name) for name in _config_names() if hasattr(args, name)}
+    if "betas" in given:
+        given["betas"] = tuple(given["betas"])
+    overrides = {**PRESETS.get(getattr(args, "preset", ""), {}), **given}
+    tag = overrides.get("tag", Config.tag)
+    base: Config | None = None
+    if not args.fresh and is_valid_tag(tag):  # a bad tag is reported below with every other problem
+        paths = RunPaths.of(tag, args.root)
+        if paths.config.exists():
+            try:
+                base = Config.load(paths.config)
+            except ConfigError as err:
+                raise ConfigError([f"{err}; use --fresh to start run {tag!r} over"]) from None
+    if base is None:
+        base = preset("paper")
+    return dataclasses.replace(base, **overrides).check()
+
+
+def _config_names() -> list[str]:
+    return [name for _, name, _, _ in CONFIG_FLAGS] + ["betas"]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from grok_tui.progress import ProgressPrinter
+    from grok_tui.trainer import train_grokking
+
+    config = config_from_args(args)
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if received:  # a second Ctrl-C: the checkpoint on disk is complete (atomic writes), leave now
+            raise KeyboardInterrupt
+        received.append(signum)
+        stop.set()
+        print(f"\n{signal.Signals(signum).name}: stopping after this epoch and saving a checkpoint...",
+              file=sys.stderr, flush=True)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in EXIT_SIGNAL}
+    printer = ProgressPrinter(config)
+    print(f"grok-tui: training {config.tag!r} in {Path(args.root).resolve()} "
+          f"(p={config.p}, {config.operation}, {config.num_epochs:,} epochs)", flush=True)
+    try:
+        result = train_grokking(config, resume=not args.fresh, stop_event=stop, on_log=printer, root=args.root)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if result.status == "stopped":
+        printer.finish(f"stopped at epoch {result.epoch:,}; checkpoint saved to {result.paths.checkpoint}")
+        return EXIT_SIGNAL.get(signal.Signals(received[0]), 130) if received else EXIT_OK
+    printer.finish(f"finished at epoch {result.epoch:,}; curves in {result.paths.curves_png}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- plot and list
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from grok_tui.plotting import plot_training_curves
+    from grok_tui.runs import RunPaths
+
+    paths = RunPaths.of(args.tag, args.root)
+    if not paths.exists():
+        raise UsageError(f"tag: no run {args.tag!r} under {paths.root.resolve() / 'logs'}")
+    if args.dpi < 50 or args.dpi > 1200:
+        raise UsageError(f"argument --dpi: must be between 50 and 1200 (got {args.dpi})")
+    out = args.out if args.out is not None else paths.curves_png
+    plot_training_curves(args.tag, out=out, root=args.root, log_x=args.log_x, dpi=args.dpi)
+    print(out)
+    return EXIT_OK
+
+
+def _percent(value: Any) -> str:
+    return f"{100 * value:.1f}%" if isinstance(value, (int, float)) and math.isfinite(value) else "-"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from grok_tui.runs import list_runs
+
+    summaries = list_runs(args.root)
+    if not summaries:
+        print(f"no runs under {Path(args.root).resolve() / 'logs'}")
+        return EXIT_OK
+    rows = [("TAG", "P", "OP", "EPOCH", "TRAIN ACC", "TEST ACC", "BEST TEST", "STATUS")]
+    for s in summaries:
+        config, last = s.config, s.last or {}
+        total = f"{config.num_epochs:,}" if config else "?"
+        epoch = f"{last['epoch']:,}/{total}" if last else f"0/{total}"
+        status = f"grokked@{s.grokked_epoch:,}" if s.status == "grokked" else s.status
+        rows.append((s.tag, str(config.p) if config else "?", config.operation if config else "?", epoch,
+                     _percent(last.get("train_acc")), _percent(last.get("test_acc")),
+                     _percent(s.best_test_acc), status))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    for s in summaries:
+        if s.problem:
+            print(f"warning: {s.tag}: {s.problem}", file=sys.stderr)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from grok_tui.checkpoint import CheckpointError
+    from grok_tui.plotting import NoDataError
+    from grok_tui.runs import RunLockedError
+    from grok_tui.trainer import TrainingError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_OK
+        handler = {"train": cmd_train, "plot": cmd_plot, "list": cmd_list}[args.command]
+        return handler(args)
+    except (UsageError, ConfigError, CheckpointError, NoDataError) as err:
+        return _fail(str(err), EXIT_BAD_INPUT)
+    except (RunLockedError, TrainingError) as err:
+        return _fail(str(err), EXIT_FAILED)
+    except OSError as err:
+        return _fail(f"{err.filename or 'file'}: {err.strerror or err}", EXIT_FAILED)
+    except KeyboardInterrupt:
+        print("grok-tui: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(message: str, status: int) -> int:
+    one_line = " ".join(message.split())
+    print(f"grok-tui: error: {one_line}", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""The one experiment configuration: fields, derived values, validation and JSON.
+
+Defaults are the paper's main run (Nanda et al. 2023, arXiv 2301.05217, section 3 and appendix):
+p=113, x+y, a one-layer transformer with d_model=128, 4 heads, d_mlp=512, full-batch AdamW with
+lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98), 10 warmup steps, 30% of the p^2 pairs for training.
+
+The CLI, the TUI form and `train_grokking` all call `validate()` and show its messages, so a bad value
+is described the same way everywhere: "<field>: <rule> (got <value>)".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+OPERATIONS: dict[str, str] = {
+    "add": "x + y",
+    "sub": "x - y",
+    "mul": "x * y",
+    "div": "x / y (y != 0)",
+    "x2xyy2": "x^2 + xy + y^2",
+    "rand": "random table (control: never generalizes)",
+}
+DEVICES = ("auto", "cpu", "cuda", "mps")
+TAG_RULE = "1-64 characters of letters, digits, '-', '_', '.', not starting with '.'"
+_TAG_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+_DEVICE_RE = re.compile(r"(auto|cpu|mps|cuda(:(0|[1-9][0-9]?))?)")
+
+# Upper bounds keep a typo from allocating the machine away: p^2 inputs are evaluated in one pass.
+MAX_P = 1000
+MAX_WIDTH = 8192
+MAX_EPOCHS = 100_000_000
+MAX_SEED = 2**32 - 1  # numpy's legacy RandomState (used for the `rand` table) takes 32-bit seeds
+
+# Fields that define the experiment: changing one of them on resume would splice two different runs.
+EXPERIMENT_FIELDS = (
+    "p", "operation", "d_model", "num_heads", "d_mlp", "lr", "weight_decay", "betas",
+    "warmup_steps", "frac_train", "seed",
+)
+
+
+class ConfigError(ValueError):
+    """A config that breaks one or more rules; `problems` holds one message per broken rule."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass
+class Config:
+    tag: str = "default"
+    # task
+    p: int = 113
+    operation: str = "add"
+    frac_train: float = 0.3
+    seed: int = 0
+    # model
+    d_model: int = 128
+    num_heads: int = 4
+    d_mlp: int | None = None  # None: 4 * d_model, resolved when read through `mlp_width`
+    # optimization
+    lr: float = 1e-3
+    weight_decay: float = 1.0
+    betas: tuple[float, float] = (0.9, 0.98)
+    warmup_steps: int = 10
+    # schedule
+    num_epochs: int = 50_000
+    log_every: int = 100
+    checkpoint_every: int = 1000
+    # run
+    device: str = "auto"
+
+    # ---- derived values (properties, so they never go stale when a field changes) ----
+    @property
+    def mlp_width(self) -> int:
+        """The MLP hidden size: d_mlp if given, else the paper's 4 * d_model."""
+        return self.d_mlp if self.d_mlp is not None else 4 * self.d_model
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.num_heads
+
+    @property
+    def d_vocab(self) -> int:
+        """Tokens 0..p-1 plus '=' (token p); the output keeps the '=' class too, as in the paper."""
+        return self.p + 1
+
+    @property
+    def n_pairs(self) -> int:
+        return self.p * (self.p - 1) if self.operation == "div" else self.p * self.p
+
+    @property
+    def n_train(self) -> int:
+        return int(self.frac_train * self.n_pairs)
+
+    @property
+    def n_test(self) -> int:
+        return self.n_pairs - self.n_train
+
+    # ---- validation ----
+    def problems(self) -> list[str]:
+        return validate(self)
+
+    def check(self) -> "Config":
+        """Raise ConfigError naming every broken rule; return self when valid."""
+        found = validate(self)
+        if found:
+            raise ConfigError(found)
+        return self
+
+    # ---- comparison and JSON ----
+    def experiment_differences(self, other: "Config") -> list[str]:
+        """Names of the experiment-defining fields whose values differ (d_mlp compared resolved)."""
+        def resolved(config: Config, name: str) -> Any:
+            if name == "d_mlp":
+                return config.mlp_width
+            value = getattr(config, name)
+            return tuple(value) if name == "betas" else value  # a list from JSON equals the tuple
+
+        differ = []
+        for name in EXPERIMENT_FIELDS:
+            mine, theirs = resolved(self, name), resolved(other, name)
+            if mine != theirs:
+                differ.append(f"{name} ({theirs!r} -> {mine!r})")
+        return differ
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["betas"] = list(self.betas)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        """Build from a dict (e.g. config.json); unknown keys are an error, missing keys take defaults."""
+        if not isinstance(data, dict):
+            raise ConfigError([f"config: must be a JSON object (got {type(data).__name__})"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError([f"{name}: unknown config field" for name in unknown])
+        values = dict(data)
+        if isinstance(values.get("betas"), list):
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
+    def save(self, path: Path) -> None:
+        from grok_tui.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "Config":
+        """Read a config.json; any problem is a ConfigError naming the file."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls.from_dict(data)
+        except ConfigError as err:
+            raise ConfigError([f"{path}: {problem}" for problem in err.problems]) from None
+        except (OSError, ValueError, TypeError, RecursionError) as err:  # ValueError covers bad JSON
+            raise ConfigError([f"{path}: cannot be read as a config ({err})"]) from None
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The paper's main experiment.
+    "paper": {},
+    # Groks in well under a minute on a 2-core CPU (see README, "The quick config").
+    "quick": {"p": 47, "d_model": 64, "frac_train": 0.5, "lr": 3e-3, "num_epochs": 3000, "log_every": 10},
+}
+
+
+def preset(name: str, **overrides: Any) -> Config:
+    """A Config from a named preset, with any field overridden."""
+    if name not in PRESETS:
+        raise ConfigError([f"preset: must be one of {', '.join(PRESETS)} (got {name!r})"])
+    return Config(**{**PRESETS[name], **overrides})
+
+
+# ---------------------------------------------------------------- validation
+
+
+def is_prime(n: int) -> bool:
+    if n < 2:
+        return False
+    return all(n % k for k in range(2, math.isqrt(n) + 1))
+
+
+def is_valid_tag(tag: object) -> bool:
+    """Tags name folders under logs/ and models/: the rule rules out separators, '..' and hidden names."""
+    return isinstance(tag, str) and _TAG_RE.fullmatch(tag) is not None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(float(value))  # type: ignore[arg-type]
+
+
+def _int_rule(problems: list[str], name: str, value: object, low: int, high: int) -> bool:
+    if not _is_int(value):
+        problems.append(f"{name}: must be a whole number (got {value!r})")
+        return False
+    assert isinstance(value, int)
+    if not low <= value <= high:
+        problems.append(f"{name}: must be between {low:,} and {high:,} (got {value:,})")
+        return False
+    return True
+
+
+def validate(config: Config) -> list[str]:
+    """Every broken rule of `config`, one message each, naming the field and the rule; [] when valid."""
+    problems: list[str] = []
+    c = config
+
+    if not is_valid_tag(c.tag):
+        problems.append(f"tag: must be {TAG_RULE} (got {c.tag!r})")
+
+    p_ok = _is_int(c.p) and 3 <= c.p <= MAX_P and is_prime(c.p)
+    if not p_ok:
+        problems.append(f"p: must be a prime number between 3 and {MAX_P} (got {c.p!r})")
+
+    op_ok = isinstance(c.operation, str) and c.operation in OPERATIONS
+    if not op_ok:
+        problems.append(f"operation: must be one of {', '.join(OPERATIONS)} (got {c.operation!r})")
+
+    if not _is_real(c.frac_train) or not 0 < c.frac_train < 1:
+        problems.append(f"frac_train: must be a number strictly between 0 and 1 (got {c.frac_train!r})")
+    elif p_ok and op_ok and (c.n_train < 1 or c.n_test < 1):
+        problems.append(
+            f"frac_train: must leave at least one train and one test pair of the {c.n_pairs:,} "
+            f"(got {c.frac_train!r}: {c.n_train} train, {c.n_test} test)"
+        )
+
+    _int_rule(problems, "seed", c.seed, 0, MAX_SEED)
+
+    d_model_ok = _int_rule(problems, "d_model", c.d_model, 1, MAX_WIDTH)
+    heads_ok = _int_rule(problems, "num_heads", c.num_heads, 1, MAX_WIDTH)
+    if d_model_ok and heads_ok and c.d_model % c.num_heads:
+        problems.append(
+            f"num_heads: must divide d_model (got d_model={c.d_model}, num_heads={c.num_heads})"
+        )
+    if c.d_mlp is not None:
+        _int_rule(problems, "d_mlp", c.d_mlp, 1, 4 * MAX_WIDTH)
+
+    if not _is_real(c.lr) or not c.lr > 0:
+        problems.append(f"lr: must be a finite number > 0 (got {c.lr!r})")
+    if not _is_real(c.weight_decay) or not c.weight_decay >= 0:
+        problems.append(f"weight_decay: must be a finite number >= 0 (got {c.weight_decay!r})")
+    betas = c.betas
+    if (
+        not isinstance(betas, (tuple, list))
+        or len(betas) != 2
+        or not all(_is_real(b) and 0 <= b < 1 for b in betas)
+    ):
+        problems.append(f"betas: must be two numbers in [0, 1) (got {betas!r})")
+    _int_rule(problems, "warmup_steps", c.warmup_steps, 0, MAX_EPOCHS)
+
+    _int_rule(problems, "num_epochs", c.num_epochs, 1, MAX_EPOCHS)
+    _int_rule(problems, "log_every", c.log_every, 1, MAX_EPOCHS)
+    _int_rule(problems, "checkpoint_every", c.checkpoint_every, 1, MAX_EPOCHS)
+
+    if not isinstance(c.device, str) or not _DEVICE_RE.fullmatch(c.device):
+        problems.append(f"device: must be auto, cpu, cuda, cuda:N or mps (got {c.device!r})")
+    return problems
+
+
+def field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(Config)]
+
+
+__all__ = [
+    "Config", "ConfigError", "EXPERIMENT_FIELDS", "OPERATIONS", "PRESETS", "preset", "validate",
+    "is_prime", "is_valid_tag", "field_names",
+]

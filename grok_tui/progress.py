@@ -1,0 +1,91 @@
+"""The headless progress line of `grok-tui train`.
+
+On a terminal the line is redrawn in place (at most a few times a second); into a file or pipe each
+update is a whole line, at most one every few seconds, so `nohup ... > train.out` stays readable.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from grok_tui.config import Config
+from grok_tui.runlog import Record
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def progress_line(config: Config, record: Record, epochs_per_s: float | None) -> str:
+    epoch = int(record["epoch"])
+    total = config.num_epochs
+    speed = f"{epochs_per_s:,.1f} ep/s" if epochs_per_s else "-- ep/s"
+    eta = format_duration((total - epoch) / epochs_per_s) if epochs_per_s else "--"
+
+    def num(key: str, fmt: str) -> str:
+        value = record.get(key)
+        return format(value, fmt) if isinstance(value, (int, float)) else "nan"
+
+    return (
+        f"epoch {epoch:,}/{total:,} ({100 * epoch / total:5.1f}%) | {speed} | ETA {eta} | "
+        f"loss {num('train_loss', '.2e')} / {num('test_loss', '.2e')} | "
+        f"acc {100 * record.get('train_acc', 0):5.1f}% / {100 * record.get('test_acc', 0):5.1f}% (train/test)"
+    )
+
+
+class ProgressPrinter:
+    """An `on_log` callback that prints the progress line."""
+
+    def __init__(self, config: Config, stream: TextIO | None = None):
+        self.config = config
+        self.stream = stream if stream is not None else sys.stdout
+        self.interactive = self.stream.isatty()
+        self.min_interval = 0.2 if self.interactive else 5.0
+        self._last_print = -float("inf")
+        self._first: tuple[int, float] | None = None  # (epoch, elapsed_s) of this session's first record
+        self._pending: str | None = None
+
+    def epochs_per_s(self, record: Record) -> float | None:
+        epoch, elapsed = int(record["epoch"]), float(record.get("elapsed_s", 0.0))
+        if self._first is None:
+            self._first = (epoch, elapsed)
+            return None
+        first_epoch, first_elapsed = self._first
+        if elapsed <= first_elapsed or epoch <= first_epoch:
+            return None
+        return (epoch - first_epoch) / (elapsed - first_elapsed)
+
+    def __call__(self, record: Record) -> None:
+        line = progress_line(self.config, record, self.epochs_per_s(record))
+        now = time.monotonic()
+        if now - self._last_print < self.min_interval and record["epoch"] < self.config.num_epochs:
+            self._pending = line
+            return
+        self._emit(line)
+        self._last_print = now
+
+    def _emit(self, line: str) -> None:
+        self._pending = None
+        if self.interactive:
+            self.stream.write("\r\x1b[2K" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def finish(self, message: str) -> None:
+        """Print the last unprinted update, end the line, then `message` on its own line."""
+        if self._pending is not None:
+            self._emit(self._pending)
+        if self.interactive and self._last_print > -float("inf"):
+            self.stream.write("\n")
+        self.stream.write(message + "\n")
+        self.stream.flush()

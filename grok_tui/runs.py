@@ -1,0 +1,211 @@
+"""Run folders: where a tag's files live, the one-trainer-per-tag lock, and run summaries for `list`.
+
+    <root>/logs/<tag>/config.json           the run's Config
+    <root>/logs/<tag>/training_log.jsonl    one JSON line per logged epoch
+    <root>/logs/<tag>/training_curves.png   written at the end of a run and by `plot`
+    <root>/logs/<tag>/train.lock            present while a trainer owns the run (PID and host inside)
+    <root>/models/<tag>/checkpoint.pth      model, optimizer, scheduler, RNG states, epoch, config
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from grok_tui.config import TAG_RULE, Config, ConfigError, is_valid_tag
+from grok_tui.runlog import Record, read_log
+
+GROKKED_ACC = 0.99  # the paper's and our threshold for "memorized" (train) and "grokked" (test)
+
+
+class RunLockedError(RuntimeError):
+    """Another live process is training this run."""
+
+
+def check_tag(tag: str) -> str:
+    if not is_valid_tag(tag):
+        raise ConfigError([f"tag: must be {TAG_RULE} (got {tag!r})"])
+    return tag
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+    tag: str
+
+    @classmethod
+    def of(cls, tag: str, root: Path | str | None = None) -> "RunPaths":
+        # The tag rule forbids separators and a leading '.', so a tag can never leave logs/ or models/.
+        return cls(Path(root) if root is not None else Path.cwd(), check_tag(tag))
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "logs" / self.tag
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "models" / self.tag
+
+    @property
+    def config(self) -> Path:
+        return self.log_dir / "config.json"
+
+    @property
+    def log(self) -> Path:
+        return self.log_dir / "training_log.jsonl"
+
+    @property
+    def curves_png(self) -> Path:
+        return self.log_dir / "training_curves.png"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.model_dir / "checkpoint.pth"
+
+    @property
+    def lock(self) -> Path:
+        return self.log_dir / "train.lock"
+
+    def exists(self) -> bool:
+        return self.config.exists() or self.log.exists() or self.checkpoint.exists()
+
+
+# ---------------------------------------------------------------- the lock
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def lock_owner(paths: RunPaths) -> dict[str, object] | None:
+    """The live owner of the run's lock ({pid, host}), or None when unlocked or the lock is stale."""
+    try:
+        owner = json.loads(paths.lock.read_text(encoding="utf-8"))
+        pid, host = int(owner["pid"]), str(owner["host"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable or half-written: its writer died before finishing it
+    if host == socket.gethostname() and not _pid_alive(pid):
+        return None
+    return {"pid": pid, "host": host}
+
+
+class RunLock:
+    """An exclusive claim on a run folder, held by one trainer; a lock left by a dead process is taken over."""
+
+    def __init__(self, paths: RunPaths):
+        self.paths = paths
+        self._held = False
+
+    def acquire(self) -> "RunLock":
+        self.paths.log_dir.mkdir(parents=True, exist_ok=True)
+        me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
+        for _ in range(3):
+            try:
+                fd = os.open(self.paths.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = lock_owner(self.paths)
+                if owner is not None:
+                    where = "" if owner["host"] == socket.gethostname() else f" on {owner['host']}"
+                    raise RunLockedError(
+                        f"run {self.paths.tag!r} is being trained by PID {owner['pid']}{where} "
+                        f"(lock file {self.paths.lock})"
+                    ) from None
+                try:
+                    self.paths.lock.unlink()  # stale: its process is gone
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(me)
+            self._held = True
+            return self
+        raise RunLockedError(f"run {self.paths.tag!r}: could not take the lock {self.paths.lock}")
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            try:
+                self.paths.lock.unlink()
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def first_epoch_reaching(records: list[Record], key: str, threshold: float = GROKKED_ACC) -> int | None:
+    for record in records:
+        value = record.get(key)
+        if isinstance(value, (int, float)) and value >= threshold:
+            return int(record["epoch"])
+    return None
+
+
+@dataclass
+class RunSummary:
+    tag: str
+    config: Config | None
+    last: Record | None
+    best_test_acc: float | None
+    grokked_epoch: int | None
+    status: str  # running / stopped / finished / grokked / new / broken
+    problem: str = ""
+
+
+def summarize(paths: RunPaths) -> RunSummary:
+    config: Config | None = None
+    problem = ""
+    try:
+        config = Config.load(paths.config)
+    except ConfigError as err:
+        problem = str(err)
+    records = read_log(paths.log)
+    last = records[-1] if records else None
+    accs = [r["test_acc"] for r in records if isinstance(r.get("test_acc"), (int, float))]
+    best = max(accs) if accs else None
+    grokked = first_epoch_reaching(records, "test_acc")
+    if lock_owner(paths) is not None:
+        status = "running"
+    elif config is None:
+        status = "broken"
+    elif last is None:
+        status = "new"
+    elif grokked is not None:
+        status = "grokked"
+    elif last["epoch"] >= config.num_epochs:
+        status = "finished"
+    else:
+        status = "stopped"
+    return RunSummary(paths.tag, config, last, best, grokked, status, problem)
+
+
+def list_runs(root: Path | str | None = None) -> list[RunSummary]:
+    """A summary of every run folder under <root>/logs, sorted by tag."""
+    logs = (Path(root) if root is not None else Path.cwd()) / "logs"
+    if not logs.is_dir():
+        return []
+    summaries = []
+    for folder in sorted(logs.iterdir()):
+        if not folder.is_dir() or not is_valid_tag(folder.name):
+            continue
+        paths = RunPaths(logs.parent, folder.name)
+        if paths.exists():
+            summaries.append(summarize(paths))
+    return summaries

@@ -1,0 +1,254 @@
+"""train_grokking(): the paper's training loop, with logging, checkpoints, exact resume and a stop event.
+
+As in Nanda et al. 2023: full batch (one AdamW step per epoch over the whole training set), betas
+(0.9, 0.98), the learning rate scaled by min(step / warmup_steps, 1) (so the very first step has lr 0,
+as in the released code), and cross-entropy on the last position with log-softmax in float64.
+
+A log record at epoch e describes the model after e optimizer steps; epoch 0 is the initial model.
+Train and test metrics are computed at log points only, in one no-grad pass over all p^2 inputs.
+The trainer knows nothing about any UI: it writes the run log and calls `on_log` if given.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from grok_tui.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from grok_tui.config import Config, ConfigError
+from grok_tui.data import Dataset, make_dataset
+from grok_tui.model import SimpleTransformer, cross_entropy_float64, sum_squared_weights
+from grok_tui.runlog import Record, RunLogWriter, cut_back
+from grok_tui.runs import RunLock, RunPaths
+
+
+class StopSignal(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    config: Config
+    paths: RunPaths
+    model: SimpleTransformer
+    epoch: int  # epochs completed
+    status: str  # "finished" or "stopped"
+    last: Record | None  # the last record written by this call
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; an explicit device that is missing is a config error."""
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = bool(mps is not None and mps.is_available())
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps_ok else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError([f"device: {name} was asked for but CUDA is not available here"])
+    if name == "mps" and not mps_ok:
+        raise ConfigError(["device: mps was asked for but is not available here"])
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def warmup_factor(warmup_steps: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        return min(step / warmup_steps, 1.0) if warmup_steps > 0 else 1.0
+
+    return factor
+
+
+@torch.inference_mode()
+def evaluate(model: SimpleTransformer, data: Dataset) -> dict[str, float]:
+    """Loss and accuracy on train and test, from one pass over every input."""
+    logits = model(data.tokens)[:, -1]  # [n_pairs, d_vocab]
+    logprobs = torch.log_softmax(logits.double(), dim=-1)
+    losses = -logprobs.gather(-1, data.labels[:, None])[:, 0]  # [n_pairs]
+    correct = (logits.argmax(dim=-1) == data.labels).double()  # [n_pairs]
+    return {
+        "train_loss": losses[data.train_idx].mean().item(),
+        "test_loss": losses[data.test_idx].mean().item(),
+        "train_acc": correct[data.train_idx].mean().item(),
+        "test_acc": correct[data.test_idx].mean().item(),
+    }
+
+
+def _remove_run_files(paths: RunPaths) -> None:
+    """--fresh: remove the run's own files (and only those), checkpoint first."""
+    for path in (paths.checkpoint, paths.log, paths.curves_png, paths.config):
+        path.unlink(missing_ok=True)
+
+
+def _stored_config(paths: RunPaths, checkpoint: dict[str, Any] | None) -> Config | None:
+    if checkpoint is not None:
+        try:
+            return Config.from_dict(checkpoint["config"])
+        except (ConfigError, TypeError) as err:
+            raise ConfigError([f"{paths.checkpoint}: its config cannot be read ({err})"]) from None
+    if paths.config.exists():
+        return Config.load(paths.config)
+    return None
+
+
+def _refuse_changed_experiment(config: Config, stored: Config, paths: RunPaths) -> None:
+    changed = config.experiment_differences(stored)
+    if changed:
+        raise ConfigError([
+            f"tag: run {config.tag!r} was trained with different settings ({', '.join(changed)}); "
+            "resume with the run's own values, pick a new --tag, or pass --fresh to replace it"
+        ])
+
+
+def train_grokking(
+    config: Config,
+    resume: bool = True,
+    stop_event: StopSignal | None = None,
+    on_log: Callable[[Record], None] | None = None,
+    root: Path | str | None = None,
+) -> TrainResult:
+    """Train (or continue) the run named by config.tag under `root` (default: the current folder).
+
+    resume=True continues from models/<tag>/checkpoint.pth when there is one; resume=False replaces the
+    run. Returns when num_epochs are done or `stop_event` is set (checked after every epoch).
+    """
+    config.check()
+    device = resolve_device(config.device)
+    paths = RunPaths.of(config.tag, root)
+    with RunLock(paths):
+        if not resume:
+            _remove_run_files(paths)
+        checkpoint = load_checkpoint(paths.checkpoint, device) if paths.checkpoint.exists() else None
+        stored = _stored_config(paths, checkpoint)
+        if stored is not None:
+            _refuse_changed_experiment(config, stored, paths)
+        start_epoch = int(checkpoint["epoch"]) if checkpoint is not None else 0
+        if start_epoch > config.num_epochs:
+            raise ConfigError([f"num_epochs: must be at least the checkpoint's epoch {start_epoch} "
+                               f"to resume run {config.tag!r} (got {config.num_epochs})"])
+        config.save(paths.config)
+        return _Loop(config, paths, device, checkpoint, stop_event, on_log).run()
+
+
+class _Loop:
+    """One training session: builds the model and optimizer (or restores them) and runs the epochs."""
+
+    def __init__(self, config: Config, paths: RunPaths, device: torch.device,
+                 checkpoint: dict[str, Any] | None, stop_event: StopSignal | None,
+                 on_log: Callable[[Record], None] | None):
+        self.config, self.paths, self.device = config, paths, device
+        self.stop_event, self.on_log = stop_event, on_log
+        seed_everything(config.seed)
+        self.data = make_dataset(config).to(device)
+        self.train_tokens = self.data.train_tokens  # [n_train, 3]
+        self.train_labels = self.data.train_labels  # [n_train]
+        # Initialize on the CPU so a seed gives the same initial weights on every device.
+        self.model = SimpleTransformer(config).to(device)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+            betas=tuple(config.betas),  # type: ignore[arg-type]
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_factor(config.warmup_steps))
+        self.epoch, self.elapsed_before = 0, 0.0
+        self.last_checkpoint_epoch: int | None = None
+        if checkpoint is not None:
+            self.model.load_state_dict(checkpoint["model"])
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            self.scheduler.load_state_dict(checkpoint["scheduler"])
+            restore_rng_states(checkpoint["rng"])
+            self.epoch = int(checkpoint["epoch"])
+            self.elapsed_before = float(checkpoint.get("elapsed_s", 0.0))
+            self.last_checkpoint_epoch = self.epoch
+        # Lines after the checkpoint describe work about to be redone: cut them so epochs stay increasing.
+        cut_back(paths.log, self.epoch if checkpoint is not None else -1)
+        self.started = time.perf_counter()
+        self.last: Record | None = None
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def step(self) -> None:
+        logits = self.model(self.train_tokens)[:, -1]  # [n_train, d_vocab]
+        loss = cross_entropy_float64(logits, self.train_labels)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def record(self) -> Record:
+        metrics = evaluate(self.model, self.data)
+        if not all(math.isfinite(v) for v in metrics.values()):
+            raise TrainingError(
+                f"training diverged at epoch {self.epoch} (loss is not finite); the last good checkpoint "
+                f"(epoch {self.last_checkpoint_epoch}) is kept; try a smaller lr"
+            )
+        return {
+            "epoch": self.epoch, **metrics,
+            "lr": self.optimizer.param_groups[0]["lr"],  # the rate the next step will use
+            "weight_norm": sum_squared_weights(self.model),
+            "elapsed_s": round(self.elapsed(), 4),
+        }
+
+    def checkpoint(self, log: RunLogWriter) -> None:
+        log.sync()  # the log lines up to this epoch are durable before the checkpoint says so
+        save_checkpoint(self.paths.checkpoint, {
+            "epoch": self.epoch, "elapsed_s": self.elapsed(), "config": self.config.to_dict(),
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "rng": rng_states(),
+        })
+        self.last_checkpoint_epoch = self.epoch
+
+    def write(self, log: RunLogWriter, record: Record) -> None:
+        log.write(record)
+        self.last = record
+        if self.on_log is not None:
+            self.on_log(record)
+
+    def run(self) -> TrainResult:
+        config = self.config
+        stopped = False
+        with RunLogWriter(self.paths.log) as log:
+            if self.epoch == 0:
+                self.write(log, self.record())
+            while self.epoch < config.num_epochs and not stopped:
+                self.step()
+                self.epoch += 1
+                stopped = self.stop_event is not None and self.stop_event.is_set()
+                done = self.epoch == config.num_epochs
+                if stopped or done or self.epoch % config.log_every == 0:
+                    self.write(log, self.record())
+                if stopped or done or self.epoch % config.checkpoint_every == 0:
+                    if self.epoch % config.log_every != 0 and not (stopped or done):
+                        self.record()  # never checkpoint weights that are already NaN
+                    self.checkpoint(log)
+        if not stopped:
+            _write_curves(self.paths)
+        return TrainResult(config, self.paths, self.model, self.epoch,
+                           "stopped" if stopped else "finished", self.last)
+
+
+def _write_curves(paths: RunPaths) -> None:
+    """The automatic PNG at the end of a run; a plotting problem must not fail a finished run."""
+    from grok_tui.plotting import plot_training_curves
+
+    try:
+        plot_training_curves(paths.tag, root=paths.root)
+    except (OSError, ValueError, RuntimeError) as err:
+        import warnings
+
+        warnings.warn(f"could not write {paths.curves_png}: {err}", stacklevel=2)

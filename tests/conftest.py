@@ -1,0 +1,24 @@
+"""Shared fixtures: tiny configs that train in milliseconds per epoch, and a run root in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grok_tui.config import Config
+
+
+def tiny_config(**overrides: Any) -> Config:
+    """A model small enough that 1,000 epochs take about a second on a laptop CPU."""
+    values: dict[str, Any] = dict(tag="tiny", p=11, d_model=16, num_heads=2, frac_train=0.5,
+                                  num_epochs=200, log_every=10, checkpoint_every=50, device="cpu")
+    values.update(overrides)
+    return Config(**values)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """An empty folder to hold logs/ and models/."""
+    return tmp_path
