@@ -50,11 +50,12 @@ def describe(config: Config | None, tag: str) -> str:
 
 
 def _mark_events(ax: Axes, records: list[Record]) -> None:
-    for key, color, name in (("train_acc", MEMORIZED_COLOR, "train"), ("test_acc", GROKKED_COLOR, "test")):
+    for key, color, event in (("train_acc", MEMORIZED_COLOR, "memorized: train"),
+                               ("test_acc", GROKKED_COLOR, "grokked: test")):
         epoch = first_epoch_reaching(records, key)
         if epoch is not None:
             ax.axvline(epoch, color=color, linestyle="--", linewidth=1,
-                       label=f"{name} acc \u2265 {GROKKED_ACC:.0%} @ {epoch:,}")
+                       label=f"{event} acc \u2265 {GROKKED_ACC:.0%} @ {epoch:,}")
 
 
 def _has_display() -> bool:
