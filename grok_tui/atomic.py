@@ -14,6 +14,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _read_umask() -> int:
+    current = os.umask(0)  # the only way to read the umask is to set it; put it straight back
+    os.umask(current)
+    return current
+
+
+# Read once at import (normally in the main thread): setting the umask later could race other threads.
+_UMASK = _read_umask()
+
+
 def fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -34,6 +44,7 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the mode an open() would
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()

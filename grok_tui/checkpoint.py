@@ -17,12 +17,9 @@ import numpy as np
 import torch
 
 from grok_tui.atomic import atomic_write_with
+from grok_tui.errors import CheckpointError
 
 FORMAT = 1
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read or does not fit the run."""
 
 
 def rng_states() -> dict[str, Any]:

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from grok_tui.config import OPERATIONS, PRESETS, Config, ConfigError, is_valid_tag, preset
+from grok_tui.errors import CheckpointError, NoDataError, RunLockedError, TrainingError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -229,11 +230,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from grok_tui.checkpoint import CheckpointError
-    from grok_tui.plotting import NoDataError
-    from grok_tui.runs import RunLockedError
-    from grok_tui.trainer import TrainingError
-
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from grok_tui.atomic import atomic_write_with
 from grok_tui.config import OPERATIONS, Config, ConfigError
+from grok_tui.errors import NoDataError
 from grok_tui.runlog import Record, read_log
 from grok_tui.runs import GROKKED_ACC, RunPaths, first_epoch_reaching
 
@@ -27,10 +28,6 @@ TRAIN_COLOR = "#1f77b4"
 TEST_COLOR = "#d62728"
 MEMORIZED_COLOR = "#7f7f7f"
 GROKKED_COLOR = "#2ca02c"
-
-
-class NoDataError(ValueError):
-    """The run has no log records to plot."""
 
 
 def series(records: list[Record], key: str) -> np.ndarray:

@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grok_tui.config import TAG_RULE, Config, ConfigError, is_valid_tag
+from grok_tui.errors import RunLockedError
 from grok_tui.runlog import Record, read_log
 
 GROKKED_ACC = 0.99  # the paper's and our threshold for "memorized" (train) and "grokked" (test)
-
-
-class RunLockedError(RuntimeError):
-    """Another live process is training this run."""
 
 
 def check_tag(tag: str) -> str:

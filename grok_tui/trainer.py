@@ -25,6 +25,8 @@ import torch
 from grok_tui.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from grok_tui.config import Config, ConfigError
 from grok_tui.data import Dataset, make_dataset
+from grok_tui.engine import last_position_logits
+from grok_tui.errors import TrainingError
 from grok_tui.model import SimpleTransformer, cross_entropy_float64, sum_squared_weights
 from grok_tui.runlog import Record, RunLogWriter, cut_back
 from grok_tui.runs import RunLock, RunPaths
@@ -34,8 +36,17 @@ class StopSignal(Protocol):
     def is_set(self) -> bool: ...
 
 
-class TrainingError(RuntimeError):
-    """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""
+# How the last-position logits are computed: the exact fast engine (default), or the readable reference
+# model run on all three positions (for checking the engine against it).
+LogitsFn = Callable[[SimpleTransformer, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def reference_logits(model: SimpleTransformer, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    equals = torch.full_like(a, model.W_E.shape[1] - 1)
+    return model(torch.stack([a, b, equals], dim=1))[:, -1]  # [batch, d_vocab]
+
+
+ENGINES: dict[str, LogitsFn] = {"fast": last_position_logits, "reference": reference_logits}
 
 
 @dataclass
@@ -75,9 +86,9 @@ def warmup_factor(warmup_steps: int) -> Callable[[int], float]:
 
 
 @torch.inference_mode()
-def evaluate(model: SimpleTransformer, data: Dataset) -> dict[str, float]:
+def evaluate(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = last_position_logits) -> dict[str, float]:
     """Loss and accuracy on train and test, from one pass over every input."""
-    logits = model(data.tokens)[:, -1]  # [n_pairs, d_vocab]
+    logits = logits_fn(model, data.tokens[:, 0], data.tokens[:, 1])  # [n_pairs, d_vocab]
     logprobs = torch.log_softmax(logits.double(), dim=-1)
     losses = -logprobs.gather(-1, data.labels[:, None])[:, 0]  # [n_pairs]
     correct = (logits.argmax(dim=-1) == data.labels).double()  # [n_pairs]
@@ -121,12 +132,17 @@ def train_grokking(
     stop_event: StopSignal | None = None,
     on_log: Callable[[Record], None] | None = None,
     root: Path | str | None = None,
+    *,
+    engine: str = "fast",
 ) -> TrainResult:
     """Train (or continue) the run named by config.tag under `root` (default: the current folder).
 
     resume=True continues from models/<tag>/checkpoint.pth when there is one; resume=False replaces the
     run. Returns when num_epochs are done or `stop_event` is set (checked after every epoch).
+    engine="reference" runs the readable model on all positions instead of the exact fast path.
     """
+    if engine not in ENGINES:
+        raise ConfigError([f"engine: must be one of {', '.join(ENGINES)} (got {engine!r})"])
     config.check()
     device = resolve_device(config.device)
     paths = RunPaths.of(config.tag, root)
@@ -142,7 +158,7 @@ def train_grokking(
             raise ConfigError([f"num_epochs: must be at least the checkpoint's epoch {start_epoch} "
                                f"to resume run {config.tag!r} (got {config.num_epochs})"])
         config.save(paths.config)
-        return _Loop(config, paths, device, checkpoint, stop_event, on_log).run()
+        return _Loop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine]).run()
 
 
 class _Loop:
@@ -150,12 +166,14 @@ class _Loop:
 
     def __init__(self, config: Config, paths: RunPaths, device: torch.device,
                  checkpoint: dict[str, Any] | None, stop_event: StopSignal | None,
-                 on_log: Callable[[Record], None] | None):
+                 on_log: Callable[[Record], None] | None, logits_fn: LogitsFn = last_position_logits):
         self.config, self.paths, self.device = config, paths, device
-        self.stop_event, self.on_log = stop_event, on_log
+        self.stop_event, self.on_log, self.logits_fn = stop_event, on_log, logits_fn
         seed_everything(config.seed)
         self.data = make_dataset(config).to(device)
-        self.train_tokens = self.data.train_tokens  # [n_train, 3]
+        train_tokens = self.data.train_tokens  # [n_train, 3]
+        self.train_a = train_tokens[:, 0].contiguous()  # [n_train]
+        self.train_b = train_tokens[:, 1].contiguous()  # [n_train]
         self.train_labels = self.data.train_labels  # [n_train]
         # Initialize on the CPU so a seed gives the same initial weights on every device.
         self.model = SimpleTransformer(config).to(device)
@@ -183,7 +201,7 @@ class _Loop:
         return self.elapsed_before + time.perf_counter() - self.started
 
     def step(self) -> None:
-        logits = self.model(self.train_tokens)[:, -1]  # [n_train, d_vocab]
+        logits = self.logits_fn(self.model, self.train_a, self.train_b)  # [n_train, d_vocab]
         loss = cross_entropy_float64(logits, self.train_labels)
         loss.backward()
         self.optimizer.step()
@@ -191,7 +209,7 @@ class _Loop:
         self.optimizer.zero_grad(set_to_none=True)
 
     def record(self) -> Record:
-        metrics = evaluate(self.model, self.data)
+        metrics = evaluate(self.model, self.data, self.logits_fn)
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrainingError(
                 f"training diverged at epoch {self.epoch} (loss is not finite); the last good checkpoint "
