@@ -158,10 +158,10 @@ def train_grokking(
             raise ConfigError([f"num_epochs: must be at least the checkpoint's epoch {start_epoch} "
                                f"to resume run {config.tag!r} (got {config.num_epochs})"])
         config.save(paths.config)
-        return _Loop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine]).run()
+        return TrainingLoop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine]).run()
 
 
-class _Loop:
+class TrainingLoop:
     """One training session: builds the model and optimizer (or restores them) and runs the epochs."""
 
     def __init__(self, config: Config, paths: RunPaths, device: torch.device,
@@ -237,26 +237,32 @@ class _Loop:
         if self.on_log is not None:
             self.on_log(record)
 
-    def run(self) -> TrainResult:
+    def advance(self, log: RunLogWriter) -> bool:
+        """One epoch: a step, then the log line and checkpoint due at the new epoch. True when stopped."""
         config = self.config
+        self.step()
+        self.epoch += 1
+        stopped = self.stop_event is not None and self.stop_event.is_set()
+        last = stopped or self.epoch == config.num_epochs
+        logged = last or self.epoch % config.log_every == 0
+        if logged:
+            self.write(log, self.record())
+        if last or self.epoch % config.checkpoint_every == 0:
+            if not logged:
+                self.record()  # never checkpoint weights that are already NaN
+            self.checkpoint(log)
+        return stopped
+
+    def run(self) -> TrainResult:
         stopped = False
         with RunLogWriter(self.paths.log) as log:
             if self.epoch == 0:
                 self.write(log, self.record())
-            while self.epoch < config.num_epochs and not stopped:
-                self.step()
-                self.epoch += 1
-                stopped = self.stop_event is not None and self.stop_event.is_set()
-                done = self.epoch == config.num_epochs
-                if stopped or done or self.epoch % config.log_every == 0:
-                    self.write(log, self.record())
-                if stopped or done or self.epoch % config.checkpoint_every == 0:
-                    if self.epoch % config.log_every != 0 and not (stopped or done):
-                        self.record()  # never checkpoint weights that are already NaN
-                    self.checkpoint(log)
+            while self.epoch < self.config.num_epochs and not stopped:
+                stopped = self.advance(log)
         if not stopped:
             _write_curves(self.paths)
-        return TrainResult(config, self.paths, self.model, self.epoch,
+        return TrainResult(self.config, self.paths, self.model, self.epoch,
                            "stopped" if stopped else "finished", self.last)
 
 
