@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     from grok_tui import __version__
 
     parser.add_argument("--version", action="version", version=f"grok-tui {__version__}")
+    _add_config_flags(parser)  # bare `grok-tui [flags]`: the TUI's form, pre-filled
+    _add_root(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a run headless, resuming it if it exists",
@@ -112,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--dpi", type=INT, default=150, help="resolution (default 150)")
     _add_root(plot)
 
+    watch = commands.add_parser("watch", help="live charts of a run another process is training",
+                                description="Attach the live view to logs/TAG (read-only): it follows the log "
+                                "as it grows and as it is cut back on resume.")
+    watch.add_argument("tag", help="the run to watch")
+    _add_root(watch)
+
     runs = commands.add_parser("list", help="list the runs under ROOT/logs",
                                description="Every run under ROOT/logs with its progress and status.")
     _add_root(runs)
@@ -121,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- train
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
+def config_from_args(args: argparse.Namespace, check: bool = True) -> Config:
     """The run's stored config (unless --fresh), else a preset, with the flags given on top."""
     from grok_tui.runs import RunPaths
 
@@ -140,7 +148,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
                 raise ConfigError([f"{err}; use --fresh to start run {tag!r} over"]) from None
     if base is None:
         base = preset("paper")
-    return dataclasses.replace(base, **overrides).check()
+    config = dataclasses.replace(base, **overrides)
+    return config.check() if check else config
 
 
 def _config_names() -> list[str]:
@@ -226,6 +235,27 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- the TUI
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from grok_tui.tui.app import GrokApp
+
+    args.fresh = False
+    config = config_from_args(args, check=False)
+    return GrokApp(config, root=args.root, config_given=hasattr(args, "tag")).run() or EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from grok_tui.runs import RunPaths
+    from grok_tui.tui.app import GrokApp
+
+    paths = RunPaths.of(args.tag, args.root)
+    if not paths.exists():
+        raise UsageError(f"tag: no run {args.tag!r} under {paths.root.resolve() / 'logs'}")
+    return GrokApp(root=args.root, watch=args.tag).run() or EXIT_OK
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -233,10 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if args.command is None:
-            parser.print_help()
-            return EXIT_OK
-        handler = {"train": cmd_train, "plot": cmd_plot, "list": cmd_list}[args.command]
+        handler = {None: cmd_tui, "train": cmd_train, "plot": cmd_plot, "list": cmd_list,
+                   "watch": cmd_watch}[args.command]
         return handler(args)
     except (UsageError, ConfigError, CheckpointError, NoDataError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)

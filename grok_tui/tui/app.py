@@ -1,0 +1,199 @@
+"""GrokApp: the form, the live view, the runs list, and the trainer in a thread worker.
+
+The trainer runs in a Textual thread worker with a threading.Event as its stop signal. The worker
+never touches widgets: the live view reads the run log from disk, and the worker's end reaches the
+UI as a worker state change (success, error or cancel), handled on the UI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from grok_tui.config import Config, ConfigError
+from grok_tui.runs import RunPaths
+from grok_tui.trainer import TrainResult, resolve_device, train_grokking
+from grok_tui.tui.form import FormScreen, unique_tag
+from grok_tui.tui.live import LiveScreen
+from grok_tui.tui.screens import HelpScreen, RunsScreen
+
+
+@dataclass
+class Training:
+    """The run this app is training, if any."""
+
+    config: Config
+    stop: threading.Event
+    device: str
+    worker: Worker[TrainResult] | None = None
+
+
+class GrokApp(App[int]):
+    CSS_PATH = "grok.tcss"
+    TITLE = "grok-tui"
+    BINDINGS = [
+        Binding("q", "quit_app", "Quit"),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    def __init__(self, config: Config | None = None, root: Path | str = ".", watch: str | None = None,
+                 config_given: bool = False) -> None:
+        super().__init__()
+        self.root = Path(root)
+        self.initial = config if config is not None else Config()
+        if config is None or not config_given:
+            self.initial.tag = unique_tag(self.root, self.initial)
+        self.watch_tag = watch
+        self.training: Training | None = None
+        self.quit_when_stopped = False
+        self.errors: dict[str, str] = {}  # tag -> the last training error, shown in its status panel
+
+    def on_mount(self) -> None:
+        if self.watch_tag is not None:
+            self.push_screen(LiveScreen(RunPaths.of(self.watch_tag, self.root), read_only=True))
+        else:
+            self.push_screen(FormScreen(self.initial, self.root))
+
+    # ---- queries used by the live view
+    def is_training(self, tag: str) -> bool:
+        return self.training is not None and self.training.config.tag == tag
+
+    def error_of(self, tag: str) -> str | None:
+        return self.errors.get(tag)
+
+    def device_of(self, tag: str) -> str | None:
+        return self.training.device if self.is_training(tag) and self.training else None
+
+    # ---- starting and stopping
+    def on_form_screen_start_requested(self, message: FormScreen.StartRequested) -> None:
+        self.start_training(message.config, resume=not message.fresh)
+
+    def start_training(self, config: Config, resume: bool) -> None:
+        if self.training is not None:
+            self.notify(f"already training {self.training.config.tag!r}; stop it first (x)", severity="warning")
+            return
+        try:
+            device = str(resolve_device(config.check().device))
+        except ConfigError as err:
+            self.notify(str(err), severity="error")
+            return
+        self.errors.pop(config.tag, None)
+        self.training = Training(config, threading.Event(), device)
+        self.training.worker = self._train(config, resume, self.training.stop)
+        self.open_run(config.tag)
+        self.notify(f"{'resuming' if resume else 'training'} {config.tag!r} on {device}")
+
+    @work(thread=True, exit_on_error=False, name="trainer", group="trainer")
+    def _train(self, config: Config, resume: bool, stop: threading.Event) -> TrainResult:
+        return train_grokking(config, resume=resume, stop_event=stop, root=self.root)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "trainer" or event.state not in (
+                WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        tag = self.training.config.tag if self.training else "?"
+        self.training = None
+        if event.state == WorkerState.SUCCESS and event.worker.result is not None:
+            result = event.worker.result
+            if result.status == "stopped":
+                self.notify(f"stopped {tag!r} at epoch {result.epoch:,}; checkpoint saved")
+            else:
+                self.notify(f"{tag!r} finished at epoch {result.epoch:,}; curves in {result.paths.curves_png}")
+        elif event.state == WorkerState.ERROR:
+            error = event.worker.error
+            message = " ".join(str(error).split()) or type(error).__name__
+            self.notify(f"training {tag!r} failed: {message}", severity="error", timeout=15)
+            self.errors[tag] = message
+        self.refresh_live_views()
+        if self.quit_when_stopped:
+            self.exit(0)
+
+    def refresh_live_views(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, LiveScreen):
+                screen.poll()
+
+    def action_stop_training(self) -> None:
+        if self.training is None:
+            self.notify("nothing is training", severity="warning")
+            return
+        self.training.stop.set()
+        self.notify(f"stopping {self.training.config.tag!r} after this epoch...")
+
+    def current_tag(self) -> str | None:
+        screen = self.screen
+        return screen.paths.tag if isinstance(screen, LiveScreen) else None
+
+    def action_resume_run(self) -> None:
+        tag = self.current_tag()
+        if tag is not None:
+            self.resume_tag(tag)
+
+    def resume_tag(self, tag: str) -> None:
+        paths = RunPaths.of(tag, self.root)
+        if self.is_training(tag):
+            self.notify(f"{tag!r} is already training", severity="warning")
+            return
+        if not paths.checkpoint.exists():
+            self.notify(f"{tag!r} has no checkpoint to resume from", severity="warning")
+            return
+        try:
+            config = Config.load(paths.config)
+        except ConfigError as err:
+            self.notify(str(err), severity="error")
+            return
+        self.start_training(config, resume=True)
+
+    # ---- export
+    def action_export_png(self) -> None:
+        tag = self.current_tag()
+        if tag is not None:
+            self.export_tag(tag)
+
+    def export_tag(self, tag: str) -> None:
+        self._export(tag)
+
+    @work(thread=True, exit_on_error=False, group="export")
+    def _export(self, tag: str) -> None:
+        from grok_tui.plotting import plot_training_curves
+
+        try:
+            plot_training_curves(tag, root=self.root)
+        except Exception as err:  # reported to the user; the app stays usable
+            self.call_from_thread(self.notify, f"export failed: {err}", severity="error")
+            return
+        path = RunPaths.of(tag, self.root).curves_png
+        self.call_from_thread(self.notify, f"exported {path}")
+
+    # ---- navigation
+    def open_run(self, tag: str) -> None:
+        live = LiveScreen(RunPaths.of(tag, self.root), read_only=not self.is_training(tag))
+        if isinstance(self.screen, (LiveScreen, RunsScreen)):
+            self.switch_screen(live)
+        else:
+            self.push_screen(live)
+
+    def action_new_run(self) -> None:
+        self.push_screen(FormScreen(Config(**{**self.initial.to_dict(), "betas": self.initial.betas,
+                                             "tag": unique_tag(self.root, self.initial)}), self.root))
+
+    def action_show_runs(self) -> None:
+        self.push_screen(RunsScreen(self.root))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_quit_app(self) -> None:
+        if self.training is None:
+            self.exit(0)
+            return
+        self.quit_when_stopped = True
+        self.training.stop.set()
+        self.notify(f"stopping {self.training.config.tag!r} and saving a checkpoint before quitting...")

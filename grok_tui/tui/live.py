@@ -1,0 +1,193 @@
+"""The live view of one run: loss and accuracy charts and a status panel, fed only by the run's log.
+
+The view tails logs/<tag>/training_log.jsonl by byte offset (RunLogReader) twice a second and redraws
+only when new records arrived. It never asks the trainer for numbers, so a run trained in this app,
+in another terminal (`grok-tui watch`) or last week looks the same.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, cast
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, Static
+
+from grok_tui.config import Config, ConfigError
+from grok_tui.progress import format_duration
+from grok_tui.runlog import RunLogReader
+from grok_tui.runs import RunPaths, lock_owner
+from grok_tui.series import RunSeries
+from grok_tui.tui.charts import MetricChart
+
+if TYPE_CHECKING:
+    from grok_tui.tui.app import GrokApp
+
+REFRESH_S = 0.5
+
+
+def phase_of(series: RunSeries) -> str:
+    if series.grokked_epoch is not None:
+        return f"grokked (test acc \u2265 99% at epoch {series.grokked_epoch:,})"
+    if series.memorized_epoch is not None:
+        return f"memorized at epoch {series.memorized_epoch:,}; waiting to generalize"
+    return "memorizing" if len(series) else "no data yet"
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _pct(value: object) -> str:
+    number = _finite(value)
+    return f"{100 * number:5.1f}%" if number is not None else "-"
+
+
+def _sci(value: object) -> str:
+    number = _finite(value)
+    return f"{number:.2e}" if number is not None else "-"
+
+
+class StatusPanel(Static):
+    """Tag, device, epoch/total, speed, ETA, latest numbers, last checkpoint and phase."""
+
+
+class LiveScreen(Screen[None]):
+    BINDINGS = [
+        Binding("x", "app.stop_training", "Stop"),
+        Binding("r", "app.resume_run", "Resume"),
+        Binding("e", "app.export_png", "Export PNG"),
+        Binding("l", "toggle_log_x", "Log x"),
+        Binding("n", "app.new_run", "New run"),
+        Binding("g", "app.show_runs", "Runs"),
+    ]
+
+    def __init__(self, paths: RunPaths, read_only: bool = False) -> None:
+        super().__init__()
+        self.paths = paths
+        self.read_only = read_only
+        self.series = RunSeries()
+        self.reader = RunLogReader(paths.log)
+        self.log_x = False
+        self.config: Config | None = None
+        self._checkpoint_mtime: float | None = None
+        self.checkpoint_epoch: int | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="live-body"):
+            with Vertical(id="charts"):
+                yield MetricChart("loss", id="loss-chart")
+                yield MetricChart("acc", id="acc-chart")
+            with Vertical(id="side"):
+                yield StatusPanel(id="status")
+                yield ProgressBar(id="progress", show_eta=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.poll()
+        self.set_interval(REFRESH_S, self.poll)
+
+    # ---- data
+    def _load_config(self) -> None:
+        try:
+            self.config = Config.load(self.paths.config)
+        except ConfigError:
+            self.config = None
+
+    def _update_checkpoint_epoch(self) -> None:
+        """Read the checkpoint's epoch when the file changed (a rename every checkpoint_every epochs)."""
+        try:
+            mtime = self.paths.checkpoint.stat().st_mtime
+        except FileNotFoundError:
+            self._checkpoint_mtime, self.checkpoint_epoch = None, None
+            return
+        if mtime == self._checkpoint_mtime:
+            return
+        self._checkpoint_mtime = mtime
+        from grok_tui.checkpoint import load_checkpoint
+        from grok_tui.errors import CheckpointError
+
+        try:
+            self.checkpoint_epoch = int(load_checkpoint(self.paths.checkpoint)["epoch"])
+        except CheckpointError:
+            self.checkpoint_epoch = None
+
+    def poll(self) -> None:
+        """Read what the log gained since the last call; redraw only if something changed."""
+        changed = self.series.apply(self.reader.poll())
+        if self.config is None or changed:
+            self._load_config()
+        self._update_checkpoint_epoch()
+        if changed:
+            self.redraw()
+        self.update_status()
+
+    def redraw(self, force: bool = False) -> None:
+        for chart in self.query(MetricChart):
+            chart.draw(self.series, self.log_x, force=force)
+
+    def on_resize(self) -> None:
+        self.redraw()
+
+    def action_toggle_log_x(self) -> None:
+        self.log_x = not self.log_x
+        self.redraw(force=True)
+
+    # ---- status
+    def update_status(self) -> None:
+        config, last = self.config, self.series.last
+        total = config.num_epochs if config else None
+        epoch = int(last["epoch"]) if last else 0
+        owner = lock_owner(self.paths)
+        training = self.app_training() or owner is not None
+        speed = self.series.epochs_per_second() if training else None
+        state = "training" if training else ("finished" if total and epoch >= total else "stopped")
+        if owner is not None and not self.app_training():
+            state = f"training (PID {owner['pid']})"
+        eta = format_duration((total - epoch) / speed) if (speed and total and training) else "--"
+        lines = [
+            f"[b]{self.paths.tag}[/b]  {'(watching)' if self.read_only else ''}",
+            f"state    {state}",
+            f"device   {self.app_device() or (config.device if config else '?')}",
+            f"epoch    {epoch:,}/{total:,}" if total else f"epoch    {epoch:,}",
+            f"speed    {speed:,.1f} ep/s" if speed else "speed    --",
+            f"ETA      {eta}",
+            "",
+            "set         loss     acc",
+            f"train  {_sci(last.get('train_loss')) if last else '-':>9}  {_pct(last.get('train_acc')) if last else '-'}",
+            f"test   {_sci(last.get('test_loss')) if last else '-':>9}  {_pct(last.get('test_acc')) if last else '-'}",
+            "",
+            f"checkpoint  epoch {self.checkpoint_epoch:,}" if self.checkpoint_epoch is not None
+            else "checkpoint  none yet",
+            f"phase    {phase_of(self.series)}",
+        ]
+        error = self.app_error()
+        if error:
+            lines += ["", f"[red]error: {escape(error)}[/red]"]
+        if config:
+            lines += ["", f"p={config.p} {config.operation}  frac={config.frac_train:g}",
+                      f"d_model={config.d_model} heads={config.num_heads}",
+                      f"lr={config.lr:g} wd={config.weight_decay:g} seed={config.seed}"]
+        self.query_one(StatusPanel).update("\n".join(lines))
+        bar = self.query_one(ProgressBar)
+        bar.update(total=total or 1, progress=min(epoch, total or 1))
+
+    @property
+    def grok_app(self) -> GrokApp:
+        return cast("GrokApp", self.app)
+
+    def app_training(self) -> bool:
+        return self.grok_app.is_training(self.paths.tag)
+
+    def app_error(self) -> str | None:
+        return self.grok_app.error_of(self.paths.tag)
+
+    def app_device(self) -> str | None:
+        return self.grok_app.device_of(self.paths.tag)
+
