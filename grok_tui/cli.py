@@ -1,4 +1,4 @@
-"""The `grok-tui` command: train, plot and list runs (the TUI and `watch` come in grok_tui.tui).
+"""The `grok-tui` command: the TUI (bare command, or `watch`), and headless train, plot and list.
 
 Config flags mirror the Config fields in dash-case. Exit status: 0 success, 1 the run failed or is busy,
 2 bad input (one line `grok-tui: error: ...` on stderr, never a traceback), 130 after Ctrl-C and 143

@@ -148,7 +148,7 @@ BAD_FLAGS = [
     pytest.param(["--betas", "0.9", "1.5"], r"--betas|betas:", id="betas-1.5"),
     pytest.param(["--preset", "nope"], r"--preset|preset:", id="preset-nope"),
 ]
-SUBCOMMANDS = ["train", "plot", "list"]
+SUBCOMMANDS = ["train", "plot", "list", "watch"]
 GARBAGE_CONFIG = b"{this is not json\x00\xff garbage,,\n"
 
 
@@ -198,7 +198,8 @@ def prefetched(
         (garbage_root / "logs" / "g1" / "config.json").write_bytes(GARBAGE_CONFIG)
         submit("test_garbage_config_json_is_reported_and_kept", "--tag", "g1", "--num-epochs", "10",
                root=garbage_root, train_flags=True)
-        submit("test_no_arguments_prints_the_help")
+        submit("test_top_level_help_lists_the_commands", "--help")
+        submit("test_watch_unknown_tag", "watch", "nosuchtag")
         for name in SUBCOMMANDS:
             submit(f"test_subcommand_help[{name}]", name, "--help")
         yield runs
@@ -450,7 +451,17 @@ def test_second_trainer_on_a_busy_run_fails_naming_the_pid(
 # ---------------------------------------------------------------- help
 
 
-def test_no_arguments_prints_the_help(request: pytest.FixtureRequest, prefetched: dict[str, Prefetched]) -> None:
+def test_watch_unknown_tag(request: pytest.FixtureRequest, prefetched: dict[str, Prefetched]) -> None:
+    result = prefetched[request.node.name].result
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("grok-tui: error: tag: no run 'nosuchtag'")
+
+
+def test_top_level_help_lists_the_commands(
+    request: pytest.FixtureRequest, prefetched: dict[str, Prefetched]
+) -> None:
+    """`grok-tui` alone opens the TUI (tested in test_tui.py and test_e2e_tmux.py); --help lists commands."""
     result = prefetched[request.node.name].result
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: grok-tui")

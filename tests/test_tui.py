@@ -192,3 +192,28 @@ async def test_80x24_keeps_every_part_visible(root: Path) -> None:
                 assert not a.region.overlaps(b.region), (a, b)
         assert screen.query_one("#loss-chart").region.width >= 40
         assert "1,000/1,000" in status_text(app)
+
+
+async def test_runs_list_shows_every_run_and_opens_one(root: Path) -> None:
+    from textual.widgets import DataTable
+
+    from grok_tui.trainer import train_grokking
+    from grok_tui.tui.screens import RunsScreen
+
+    train_grokking(tiny_config(tag="alpha", num_epochs=20), root=root)
+    train_grokking(tiny_config(tag="beta", num_epochs=10), root=root)
+    app = GrokApp(tiny_config(tag="form"), root=root, config_given=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        table = app.screen.query_one(DataTable)
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        assert [row[0] for row in rows] == ["alpha", "beta"]
+        assert rows[0][3] == "20/20" and rows[1][3] == "10/10"
+        assert all(row[5] in ("finished", "stopped") or str(row[5]).startswith("grokked") for row in rows)
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+        assert app.screen.paths.tag == "beta" and app.screen.read_only
+        await pilot.pause(0.3)
+        assert "10/10" in status_text(app)

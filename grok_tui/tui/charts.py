@@ -73,5 +73,6 @@ class MetricChart(PlotextPlot):
             plt.ylim(math.floor(low) if high - low < 1 else low, high)
         elif not is_loss:
             plt.ylim(0, 100)
+            plt.yticks([0, 25, 50, 75, 100], ["0", "25", "50", "75", "100"])
         self.refresh()
         return True

@@ -98,6 +98,10 @@ class RunsScreen(Screen[None]):
             return None
         return str(table.get_row_at(table.cursor_row)[0])
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # The table takes Enter itself (it selects the row); opening the run follows from that.
+        self.action_open_selected()
+
     def action_open_selected(self) -> None:
         tag = self.selected_tag()
         if tag is not None:

@@ -1,0 +1,77 @@
+"""End to end in a real terminal: grok-tui in a tmux pane, driven with send-keys, read with capture-pane."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from grok_tui.checkpoint import load_checkpoint
+from grok_tui.runlog import read_log
+from grok_tui.runs import RunPaths
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (CI installs it)")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def pane(tmp_path: Path) -> Iterator[str]:
+    name = f"grok-e2e-{uuid.uuid4().hex[:8]}"
+    yield name
+    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+def wait_screen(name: str, condition: Callable[[str], bool], timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = tmux("capture-pane", "-t", name, "-p")
+        if condition(screen):
+            return screen
+        time.sleep(0.25)
+    raise AssertionError(f"timed out; the pane shows:\n{screen}")
+
+
+def shown_epoch(screen: str) -> int | None:
+    match = re.search(r"epoch\s+([\d,]+)/", screen)
+    return int(match.group(1).replace(",", "")) if match else None
+
+
+def test_start_export_quit_in_a_100x30_pane(tmp_path: Path, pane: str) -> None:
+    exit_file = tmp_path / "exit_status"
+    command = (f"{shlex.quote(sys.executable)} -m grok_tui.cli --root {shlex.quote(str(tmp_path))} --tag e2e "
+               "--preset quick --num-epochs 100000 --device cpu; "
+               f"echo $? > {shlex.quote(str(exit_file))}")
+    tmux("new-session", "-d", "-s", pane, "-x", "100", "-y", "30", command)
+    wait_screen(pane, lambda s: "Start" in s and "e2e" in s)
+    tmux("send-keys", "-t", pane, "s")
+    first = shown_epoch(wait_screen(pane, lambda s: (shown_epoch(s) or 0) > 0))
+    assert first is not None
+    later = shown_epoch(wait_screen(pane, lambda s: (shown_epoch(s) or 0) > first + 50))
+    assert later is not None and later > first  # the epoch advances on screen
+    paths = RunPaths.of("e2e", tmp_path)
+    tmux("send-keys", "-t", pane, "e")
+    deadline = time.monotonic() + 30
+    while not paths.curves_png.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert paths.curves_png.stat().st_size > 10_000
+    tmux("send-keys", "-t", pane, "q")
+    deadline = time.monotonic() + 30
+    while not exit_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert exit_file.read_text().strip() == "0"
+    checkpoint_epoch = load_checkpoint(paths.checkpoint)["epoch"]
+    assert checkpoint_epoch >= later
+    assert read_log(paths.log)[-1]["epoch"] == checkpoint_epoch
+    assert not paths.lock.exists()
