@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import signal
 import sys
 import threading
@@ -206,11 +205,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _percent(value: Any) -> str:
-    return f"{100 * value:.1f}%" if isinstance(value, (int, float)) and math.isfinite(value) else "-"
-
-
 def cmd_list(args: argparse.Namespace) -> int:
+    from grok_tui.progress import format_percent
     from grok_tui.runs import list_runs
 
     summaries = list_runs(args.root)
@@ -220,12 +216,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = [("TAG", "P", "OP", "EPOCH", "TRAIN ACC", "TEST ACC", "BEST TEST", "STATUS")]
     for s in summaries:
         config, last = s.config, s.last or {}
-        total = f"{config.num_epochs:,}" if config else "?"
-        epoch = f"{last['epoch']:,}/{total}" if last else f"0/{total}"
-        status = f"grokked@{s.grokked_epoch:,}" if s.status == "grokked" else s.status
-        rows.append((s.tag, str(config.p) if config else "?", config.operation if config else "?", epoch,
-                     _percent(last.get("train_acc")), _percent(last.get("test_acc")),
-                     _percent(s.best_test_acc), status))
+        rows.append((s.tag, str(config.p) if config else "?", config.operation if config else "?", s.epoch_text,
+                     format_percent(last.get("train_acc")), format_percent(last.get("test_acc")),
+                     format_percent(s.best_test_acc), s.status_text))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

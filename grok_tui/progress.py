@@ -6,6 +6,7 @@ update is a whole line, at most one every few seconds, so `nohup ... > train.out
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import TextIO
@@ -23,6 +24,13 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s"
     return f"{secs}s"
+
+
+def format_percent(value: object) -> str:
+    """A fraction as a percentage with one decimal; '-' when it is missing or not finite."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return f"{100 * value:.1f}%"
+    return "-"
 
 
 def progress_line(config: Config, record: Record, epochs_per_s: float | None) -> str:

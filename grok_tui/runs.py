@@ -165,6 +165,18 @@ class RunSummary:
     status: str  # running / stopped / finished / grokked / new / broken
     problem: str = ""
 
+    @property
+    def epoch_text(self) -> str:
+        """'epoch/total' as `list` and the runs screen show it."""
+        total = f"{self.config.num_epochs:,}" if self.config else "?"
+        return f"{self.last['epoch'] if self.last else 0:,}/{total}"
+
+    @property
+    def status_text(self) -> str:
+        if self.status == "grokked" and self.grokked_epoch is not None:
+            return f"grokked@{self.grokked_epoch:,}"
+        return self.status
+
 
 def summarize(paths: RunPaths) -> RunSummary:
     config: Config | None = None

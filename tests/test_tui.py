@@ -6,7 +6,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from textual.widgets import Button, Input, Static
 
 from conftest import tiny_config

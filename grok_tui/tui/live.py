@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from grok_tui.config import Config, ConfigError
-from grok_tui.progress import format_duration
+from grok_tui.progress import format_duration, format_percent
 from grok_tui.runlog import RunLogReader
 from grok_tui.runs import RunPaths, lock_owner
 from grok_tui.series import RunSeries
@@ -42,11 +42,6 @@ def _finite(value: object) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
-
-
-def _pct(value: object) -> str:
-    number = _finite(value)
-    return f"{100 * number:5.1f}%" if number is not None else "-"
 
 
 def _sci(value: object) -> str:
@@ -160,8 +155,8 @@ class LiveScreen(Screen[None]):
             f"ETA      {eta}",
             "",
             "set         loss     acc",
-            f"train  {_sci(last.get('train_loss')) if last else '-':>9}  {_pct(last.get('train_acc')) if last else '-'}",
-            f"test   {_sci(last.get('test_loss')) if last else '-':>9}  {_pct(last.get('test_acc')) if last else '-'}",
+            f"train  {_sci(last.get('train_loss')) if last else '-':>9}  {format_percent(last.get('train_acc')) if last else '-'}",
+            f"test   {_sci(last.get('test_loss')) if last else '-':>9}  {format_percent(last.get('test_acc')) if last else '-'}",
             "",
             f"checkpoint  epoch {self.checkpoint_epoch:,}" if self.checkpoint_epoch is not None
             else "checkpoint  none yet",

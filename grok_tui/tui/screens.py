@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
+from grok_tui.progress import format_percent
 from grok_tui.runs import RunSummary, list_runs
 
 if TYPE_CHECKING:
@@ -41,16 +42,10 @@ class HelpScreen(ModalScreen[None]):
             yield Static(HELP)
 
 
-def _pct(value: float | None) -> str:
-    return f"{100 * value:.1f}%" if value is not None else "-"
-
-
 def summary_row(s: RunSummary) -> tuple[str, ...]:
-    config, last = s.config, s.last or {}
-    total = f"{config.num_epochs:,}" if config else "?"
-    status = f"grokked@{s.grokked_epoch:,}" if s.status == "grokked" and s.grokked_epoch is not None else s.status
-    return (s.tag, str(config.p) if config else "?", config.operation if config else "?",
-            f"{last.get('epoch', 0):,}/{total}", _pct(s.best_test_acc), status)
+    config = s.config
+    return (s.tag, str(config.p) if config else "?", config.operation if config else "?", s.epoch_text,
+            format_percent(s.best_test_acc), s.status_text)
 
 
 class RunsScreen(Screen[None]):
