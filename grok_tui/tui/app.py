@@ -60,6 +60,14 @@ class GrokApp(App[int]):
         else:
             self.push_screen(FormScreen(self.initial, self.root))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Gate keys by state: None shows a key greyed out in the footer and the palette."""
+        if action == "stop_training":
+            return True if self.training is not None else None
+        if action == "resume_run":
+            return True if self.training is None else None
+        return True
+
     # ---- queries used by the live view
     def is_training(self, tag: str) -> bool:
         return self.training is not None and self.training.config.tag == tag
@@ -85,6 +93,7 @@ class GrokApp(App[int]):
             return
         self.errors.pop(config.tag, None)
         self.training = Training(config, threading.Event(), device)
+        self.refresh_bindings()
         self.training.worker = self._train(config, resume, self.training.stop)
         self.open_run(config.tag)
         self.notify(f"{'resuming' if resume else 'training'} {config.tag!r} on {device}")
@@ -99,6 +108,7 @@ class GrokApp(App[int]):
             return
         tag = self.training.config.tag if self.training else "?"
         self.training = None
+        self.refresh_bindings()
         if event.state == WorkerState.SUCCESS and event.worker.result is not None:
             result = event.worker.result
             if result.status == "stopped":

@@ -64,7 +64,7 @@ class RunsScreen(Screen[None]):
         self.root = root
 
     def compose(self) -> ComposeResult:
-        yield Static(f"[b]runs under {self.root.resolve() / 'logs'}[/b]", id="runs-title")
+        yield Static(f"[b]runs under {self.root / 'logs'}[/b]", id="runs-title")
         yield DataTable(id="runs", cursor_type="row")
         yield Footer()
 
