@@ -216,3 +216,14 @@ async def test_runs_list_shows_every_run_and_opens_one(root: Path) -> None:
         assert app.screen.paths.tag == "beta" and app.screen.read_only
         await pilot.pause(0.3)
         assert "10/10" in status_text(app)
+
+
+async def test_command_palette_offers_the_actions_of_the_state(root: Path) -> None:
+    app = GrokApp(tiny_config(tag="palette"), root=root, config_given=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Start (s)" in titles and "Stop (x)" not in titles
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.training is None)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Resume (r)" in titles and "Export PNG (e)" in titles and "Stop (x)" not in titles

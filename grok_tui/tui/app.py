@@ -8,12 +8,14 @@ UI as a worker state change (success, error or cancel), handled on the UI thread
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from grok_tui.config import Config, ConfigError
@@ -67,6 +69,24 @@ class GrokApp(App[int]):
         if action == "resume_run":
             return True if self.training is None else None
         return True
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p) offers the same actions as the keys, gated the same way."""
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, FormScreen):
+            yield SystemCommand("Start (s)", "Start the run set up in the form", screen.action_start)
+        if isinstance(screen, LiveScreen):
+            if self.training is not None:
+                yield SystemCommand("Stop (x)", "Stop training after this epoch, with a checkpoint",
+                                    self.action_stop_training)
+            else:
+                yield SystemCommand("Resume (r)", "Resume this run from its checkpoint", self.action_resume_run)
+            yield SystemCommand("Export PNG (e)", "Write logs/<tag>/training_curves.png", self.action_export_png)
+            yield SystemCommand("Log x (l)", "Switch the epoch axis between linear and log",
+                                screen.action_toggle_log_x)
+        yield SystemCommand("Runs (g)", "Every run under this root", self.action_show_runs)
+        yield SystemCommand("New run (n)", "Set up a new run in the form", self.action_new_run)
+        yield SystemCommand("Help (?)", "All keys", self.action_help)
 
     # ---- queries used by the live view
     def is_training(self, tag: str) -> bool:
