@@ -18,6 +18,7 @@ shows the medians. The last line is the speedup of (b) over (a), from their medi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import statistics
 import sys
@@ -116,10 +117,8 @@ def main() -> None:
         base = Config(device=str(device), num_epochs=10**8)  # never "done": only the cadence matters here
         variants = {
             "published": (published_loop(base, device), 10),
-            "grok-tui": (grok_tui_loop(Config(**{**base.to_dict(), "tag": "logged", "betas": base.betas}),
-                                       device, root, logging=True), 200),
-            "grok-tui, no logging": (grok_tui_loop(Config(**{**base.to_dict(), "tag": "bare",
-                                                             "betas": base.betas}), device, root,
+            "grok-tui": (grok_tui_loop(dataclasses.replace(base, tag="logged"), device, root, logging=True), 200),
+            "grok-tui, no logging": (grok_tui_loop(dataclasses.replace(base, tag="bare"), device, root,
                                                    logging=False), 200),
         }
         results: dict[str, list[float]] = {name: [] for name in variants}

@@ -26,7 +26,6 @@ OPERATIONS: dict[str, str] = {
     "x2xyy2": "x^2 + xy + y^2",
     "rand": "random table (control: never generalizes)",
 }
-DEVICES = ("auto", "cpu", "cuda", "mps")
 TAG_RULE = "1-64 characters of letters, digits, '-', '_', '.', not starting with '.'"
 _TAG_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 _DEVICE_RE = re.compile(r"(auto|cpu|mps|cuda(:(0|[1-9][0-9]?))?)")
@@ -271,11 +270,7 @@ def validate(config: Config) -> list[str]:
     return problems
 
 
-def field_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(Config)]
-
-
 __all__ = [
     "Config", "ConfigError", "EXPERIMENT_FIELDS", "OPERATIONS", "PRESETS", "preset", "validate",
-    "is_prime", "is_valid_tag", "field_names",
+    "is_prime", "is_valid_tag",
 ]

@@ -7,11 +7,12 @@ UI as a worker state change (success, error or cancel), handled on the UI thread
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -213,11 +214,8 @@ class GrokApp(App[int]):
         if tag is not None:
             self.export_tag(tag)
 
-    def export_tag(self, tag: str) -> None:
-        self._export(tag)
-
     @work(thread=True, exit_on_error=False, group="export")
-    def _export(self, tag: str) -> None:
+    def export_tag(self, tag: str) -> None:
         from grok_tui.plotting import plot_training_curves
 
         try:
@@ -237,8 +235,8 @@ class GrokApp(App[int]):
             self.push_screen(live)
 
     def action_new_run(self) -> None:
-        self.push_screen(FormScreen(Config(**{**self.initial.to_dict(), "betas": self.initial.betas,
-                                             "tag": unique_tag(self.root, self.initial)}), self.root))
+        fresh_tag = unique_tag(self.root, self.initial)
+        self.push_screen(FormScreen(dataclasses.replace(self.initial, tag=fresh_tag), self.root))
 
     def action_show_runs(self) -> None:
         self.push_screen(RunsScreen(self.root))
