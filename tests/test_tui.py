@@ -227,3 +227,14 @@ async def test_command_palette_offers_the_actions_of_the_state(root: Path) -> No
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.training is None)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Resume (r)" in titles and "Export PNG (e)" in titles and "Stop (x)" not in titles
+
+
+async def test_form_at_80x24_keeps_start_reachable(root: Path) -> None:
+    app = GrokApp(tiny_config(tag="small-form"), root=root, config_given=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        form, actions = app.screen.query_one("#form"), app.screen.query_one("#actions")
+        start = app.screen.query_one("#start", Button)
+        assert form.region.height >= 10 and not form.region.overlaps(actions.region)
+        assert start.region.height >= 1 and start.region.bottom <= 23  # above the footer, on screen
+        assert app.screen.focused is start  # `s` or Enter starts without scrolling to the button
