@@ -161,6 +161,10 @@ class RunLogReader:
             self._partial, self._discarding = b"", True
         return records
 
+    def has_more(self) -> bool:
+        """Whether the file holds bytes this reader has not read yet."""
+        return self.offset < _size(self.path)
+
     def read_all(self) -> list[Record]:
         """Everything complete that is in the file now (polls until the end)."""
         records: list[Record] = []
@@ -169,7 +173,7 @@ class RunLogReader:
             if update.reset:
                 records = []
             records.extend(update.records)
-            if not update.records and self.offset >= _size(self.path):
+            if not update.records and not self.has_more():
                 return records
 
 
