@@ -117,7 +117,7 @@ def _stored_config(paths: RunPaths, checkpoint: dict[str, Any] | None) -> Config
     return None
 
 
-def _refuse_changed_experiment(config: Config, stored: Config, paths: RunPaths) -> None:
+def _refuse_changed_experiment(config: Config, stored: Config) -> None:
     changed = config.experiment_differences(stored)
     if changed:
         raise ConfigError([
@@ -152,7 +152,7 @@ def train_grokking(
         checkpoint = load_checkpoint(paths.checkpoint, device) if paths.checkpoint.exists() else None
         stored = _stored_config(paths, checkpoint)
         if stored is not None:
-            _refuse_changed_experiment(config, stored, paths)
+            _refuse_changed_experiment(config, stored)
         start_epoch = int(checkpoint["epoch"]) if checkpoint is not None else 0
         if start_epoch > config.num_epochs:
             raise ConfigError([f"num_epochs: must be at least the checkpoint's epoch {start_epoch} "

@@ -171,9 +171,7 @@ class FormScreen(Screen[None]):
 
     def set_field(self, name: str, config: Config) -> None:
         widget = self.query_one(f"#in-{name}")
-        if isinstance(widget, Input):
-            widget.value = field_text(config, name)
-        elif isinstance(widget, Select):
+        if isinstance(widget, (Input, Select)):
             widget.value = field_text(config, name)
 
     @on(Select.Changed, "#preset")
