@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -73,5 +74,36 @@ def test_start_export_quit_in_a_100x30_pane(tmp_path: Path, pane: str) -> None:
     assert exit_file.read_text().strip() == "0"
     checkpoint_epoch = load_checkpoint(paths.checkpoint)["epoch"]
     assert checkpoint_epoch >= later
+    assert read_log(paths.log)[-1]["epoch"] == checkpoint_epoch
+    assert not paths.lock.exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_ssh_drop_stops_the_run_with_a_checkpoint(tmp_path: Path, pane: str) -> None:
+    """Killing the tmux session sends SIGHUP, as an SSH drop does: the run must stop cleanly and exit."""
+    pid_file = tmp_path / "pid"
+    command = (f"echo $$ > {shlex.quote(str(pid_file))}; exec {shlex.quote(sys.executable)} -m grok_tui.cli "
+               f"--root {shlex.quote(str(tmp_path))} --tag hup --preset quick --num-epochs 100000 "
+               "--checkpoint-every 100000 --device cpu")
+    tmux("new-session", "-d", "-s", pane, "-x", "100", "-y", "30", command)
+    wait_screen(pane, lambda s: "Start" in s and "hup" in s)
+    tmux("send-keys", "-t", pane, "s")
+    wait_screen(pane, lambda s: (shown_epoch(s) or 0) > 20)
+    pid = int(pid_file.read_text())
+    subprocess.run(["tmux", "kill-session", "-t", pane], check=True)
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid), "grok-tui kept running after its terminal went away"
+    paths = RunPaths.of("hup", tmp_path)
+    checkpoint_epoch = load_checkpoint(paths.checkpoint)["epoch"]  # written at the stop, not at 100,000
+    assert checkpoint_epoch > 20
     assert read_log(paths.log)[-1]["epoch"] == checkpoint_epoch
     assert not paths.lock.exists()

@@ -7,10 +7,13 @@ UI as a worker state change (success, error or cancel), handled on the UI thread
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import os
+import signal
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -62,6 +65,7 @@ class Training:
     stop: threading.Event
     device: str
     worker: Worker[TrainResult] | None = None
+    finished: threading.Event = field(default_factory=threading.Event)  # set when train_grokking returned
 
 
 class GrokApp(App[int]):
@@ -85,10 +89,38 @@ class GrokApp(App[int]):
         self.errors: dict[str, str] = {}  # tag -> the last training error, shown in its status panel
 
     def on_mount(self) -> None:
+        self._stop_on_hangup()
         if self.watch_tag is not None:
             self.push_screen(LiveScreen(RunPaths.of(self.watch_tag, self.root), read_only=True))
         else:
             self.push_screen(FormScreen(self.initial, self.root))
+
+    def _stop_on_hangup(self) -> None:
+        """An SSH drop (SIGHUP) or SIGTERM stops a run cleanly, with a checkpoint, instead of killing it."""
+        loop = asyncio.get_running_loop()
+        for sig, handler in ((signal.SIGHUP, self._on_hangup), (signal.SIGTERM, self.action_quit_app)):
+            try:
+                loop.add_signal_handler(sig, handler)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not on this platform, or not the main thread (e.g. some test runners)
+
+    def _on_hangup(self) -> None:
+        """The terminal is gone: stop training, wait for its checkpoint, and leave without drawing.
+
+        Textual's normal shutdown writes to the terminal to restore it, and with the terminal gone that
+        write blocks forever (seen with textual 8.2.8), so the process exits directly once the trainer
+        has written its checkpoint and released the run's lock.
+        """
+        training = self.training
+        if training is not None:
+            training.stop.set()
+
+        def leave_when_done() -> None:
+            if training is not None:
+                training.finished.wait()
+            os._exit(128 + signal.SIGHUP)
+
+        threading.Thread(target=leave_when_done, name="grok-tui-hangup", daemon=True).start()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Gate keys by state: None shows a key greyed out in the footer and the palette."""
@@ -142,13 +174,17 @@ class GrokApp(App[int]):
         self.errors.pop(config.tag, None)
         self.training = Training(config, threading.Event(), device)
         self.refresh_bindings()
-        self.training.worker = self._train(config, resume, self.training.stop)
+        self.training.worker = self._train(config, resume, self.training.stop, self.training.finished)
         self.open_run(config.tag)
         self.notify(f"{'resuming' if resume else 'training'} {config.tag!r} on {device}")
 
     @work(thread=True, exit_on_error=False, name="trainer", group="trainer")
-    def _train(self, config: Config, resume: bool, stop: threading.Event) -> TrainResult:
-        return run_in_fresh_thread(lambda: train_grokking(config, resume=resume, stop_event=stop, root=self.root))
+    def _train(self, config: Config, resume: bool, stop: threading.Event, finished: threading.Event) -> TrainResult:
+        try:
+            return run_in_fresh_thread(lambda: train_grokking(config, resume=resume, stop_event=stop,
+                                                              root=self.root))
+        finally:
+            finished.set()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "trainer" or event.state not in (
