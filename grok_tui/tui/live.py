@@ -116,11 +116,13 @@ class LiveScreen(Screen[None]):
 
     def poll(self) -> None:
         """Read what the log gained since the last call; redraw only if something changed."""
-        changed = self.series.apply(self.reader.poll(max_bytes=UI_CHUNK))
+        update = self.reader.poll(max_bytes=UI_CHUNK)
+        changed = self.series.apply(update)
         if self.reader.has_more():
             # A long log loads in slices between which keys and repaints get their turn.
             self.set_timer(0.01, self.poll)
-        if self.config is None or changed:
+        if self.config is None or update.reset:
+            # A resume (which may raise num_epochs) rewrites config.json and cuts the log back: a reset.
             self._load_config()
         self._update_checkpoint_epoch()
         if changed:
