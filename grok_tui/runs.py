@@ -205,16 +205,47 @@ def summarize(paths: RunPaths) -> RunSummary:
     return RunSummary(paths.tag, config, last, best, grokked, status, problem)
 
 
-def list_runs(root: Path | str | None = None) -> list[RunSummary]:
-    """A summary of every run folder under <root>/logs, sorted by tag."""
+def run_folders(root: Path | str | None = None) -> list[RunPaths]:
+    """Every run under <root>/logs, sorted by tag."""
     logs = (Path(root) if root is not None else Path.cwd()) / "logs"
     if not logs.is_dir():
         return []
-    summaries = []
-    for folder in sorted(logs.iterdir()):
-        if not folder.is_dir() or not is_valid_tag(folder.name):
-            continue
-        paths = RunPaths(logs.parent, folder.name)
-        if paths.exists():
-            summaries.append(summarize(paths))
-    return summaries
+    found = (RunPaths(logs.parent, folder.name) for folder in sorted(logs.iterdir())
+             if folder.is_dir() and is_valid_tag(folder.name))
+    return [paths for paths in found if paths.exists()]
+
+
+def list_runs(root: Path | str | None = None) -> list[RunSummary]:
+    """A summary of every run folder under <root>/logs, sorted by tag."""
+    return [summarize(paths) for paths in run_folders(root)]
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+class RunSummaryCache:
+    """Run summaries re-read only for runs whose files changed.
+
+    summarize() scans a run's whole log (for the best test accuracy); the runs screen asks every few
+    seconds, so unchanged runs, however long their logs, must cost a few stat() calls only.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[RunPaths, tuple[object, RunSummary]] = {}
+
+    def summaries(self, root: Path | str | None = None) -> list[RunSummary]:
+        result = []
+        for paths in run_folders(root):
+            fingerprint = (_stat(paths.log), _stat(paths.config), _stat(paths.lock))
+            known = self._known.get(paths)
+            # A running run is always re-read: its lock's process may have died without touching a file.
+            if known is None or known[0] != fingerprint or known[1].status == "running":
+                known = (fingerprint, summarize(paths))
+                self._known[paths] = known
+            result.append(known[1])
+        return result

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
 from grok_tui.progress import format_percent
-from grok_tui.runs import RunSummary, list_runs
+from grok_tui.runs import RunSummary, RunSummaryCache
 
 if TYPE_CHECKING:
     from grok_tui.tui.app import GrokApp
@@ -62,6 +62,7 @@ class RunsScreen(Screen[None]):
     def __init__(self, root: Path) -> None:
         super().__init__()
         self.root = root
+        self.summaries = RunSummaryCache()
 
     def compose(self) -> ComposeResult:
         yield Static(f"[b]runs under {self.root / 'logs'}[/b]", id="runs-title")
@@ -78,7 +79,7 @@ class RunsScreen(Screen[None]):
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
-        for summary in list_runs(self.root):
+        for summary in self.summaries.summaries(self.root):
             table.add_row(*summary_row(summary), key=summary.tag)
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
