@@ -26,11 +26,23 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
+def finite(value: object) -> float | None:
+    """value as a float when it is a finite number (log values may be null, NaN or missing)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
 def format_percent(value: object) -> str:
     """A fraction as a percentage with one decimal; '-' when it is missing or not finite."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return f"{100 * value:.1f}%"
-    return "-"
+    number = finite(value)
+    return f"{100 * number:.1f}%" if number is not None else "-"
+
+
+def format_sci(value: object) -> str:
+    """A loss in scientific notation; '-' when it is missing or not finite."""
+    number = finite(value)
+    return f"{number:.2e}" if number is not None else "-"
 
 
 def progress_line(config: Config, record: Record, epochs_per_s: float | None) -> str:

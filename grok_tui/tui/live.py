@@ -7,7 +7,6 @@ in another terminal (`grok-tui watch`) or last week looks the same.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, cast
 
 from rich.markup import escape
@@ -18,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from grok_tui.config import Config, ConfigError
-from grok_tui.progress import format_duration, format_percent
+from grok_tui.progress import format_duration, format_percent, format_sci
 from grok_tui.runlog import RunLogReader
 from grok_tui.runs import RunPaths, lock_owner
 from grok_tui.series import RunSeries
@@ -37,17 +36,6 @@ def phase_of(series: RunSeries) -> str:
     if series.memorized_epoch is not None:
         return f"memorized at epoch {series.memorized_epoch:,}; waiting to generalize"
     return "memorizing" if len(series) else "no data yet"
-
-
-def _finite(value: object) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def _sci(value: object) -> str:
-    number = _finite(value)
-    return f"{number:.2e}" if number is not None else "-"
 
 
 class StatusPanel(Static):
@@ -161,8 +149,8 @@ class LiveScreen(Screen[None]):
             f"ETA      {eta}",
             "",
             "set         loss     acc",
-            f"train  {_sci(last.get('train_loss')) if last else '-':>9}  {format_percent(last.get('train_acc')) if last else '-'}",
-            f"test   {_sci(last.get('test_loss')) if last else '-':>9}  {format_percent(last.get('test_acc')) if last else '-'}",
+            f"train  {format_sci(last.get('train_loss')) if last else '-':>9}  {format_percent(last.get('train_acc')) if last else '-'}",
+            f"test   {format_sci(last.get('test_loss')) if last else '-':>9}  {format_percent(last.get('test_acc')) if last else '-'}",
             "",
             f"checkpoint  epoch {self.checkpoint_epoch:,}" if self.checkpoint_epoch is not None
             else "checkpoint  none yet",
