@@ -12,10 +12,11 @@ import dataclasses
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from grok_tui.config import OPERATIONS, PRESETS, Config, ConfigError, is_valid_tag, preset
 from grok_tui.errors import CheckpointError, NoDataError, RunLockedError, TrainingError
@@ -62,6 +63,8 @@ CONFIG_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--num-epochs", "num_epochs", INT, "full-batch steps in total (paper code: 50000)"),
     ("--log-every", "log_every", INT, "epochs between log lines (default 100)"),
     ("--checkpoint-every", "checkpoint_every", INT, "epochs between checkpoints (default 1000)"),
+    ("--measure-every", "measure_every", INT,
+     "epochs between progress measures (taken on log lines); 0 = off (default 500)"),
     ("--device", "device", str, "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
 ]
 
@@ -105,10 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--fresh", dest="fresh", action="store_true",
                       help="delete the run's log and checkpoint and start over")
 
-    plot = commands.add_parser("plot", help="write a run's curves as PNG",
-                               description="Write logs/TAG/training_curves.png (or --out) from the run's log.")
+    plot = commands.add_parser("plot", help="write a run's curves (or progress measures) as PNG",
+                               description="Write logs/TAG/training_curves.png, or with --measures "
+                                           "logs/TAG/progress_measures.png (or --out), from the run's log.")
     plot.add_argument("tag", help="the run to plot")
-    plot.add_argument("--out", type=Path, default=None, help="PNG path (default logs/TAG/training_curves.png)")
+    plot.add_argument("--measures", action="store_true",
+                      help="the progress-measures figure (restricted/excluded loss, Gini, weight norm, frequencies)")
+    plot.add_argument("--out", type=Path, default=None,
+                      help="PNG path (default logs/TAG/training_curves.png or progress_measures.png)")
     plot.add_argument("--log-x", action="store_true", help="log-scale epoch axis")
     plot.add_argument("--dpi", type=INT, default=150, help="resolution (default 150)")
     _add_root(plot)
@@ -175,8 +182,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     printer = ProgressPrinter(config)
     print(f"grok-tui: training {config.tag!r} in {Path(args.root).resolve()} "
           f"(p={config.p}, {config.operation}, {config.num_epochs:,} epochs)", flush=True)
+
+    def warn(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        # A warning (e.g. the PNG at the end of the run could not be written: a full disk) is one line,
+        # like the errors, instead of Python's two lines with a source path.
+        end_progress_line = "\n" if printer.interactive else ""
+        print(f"{end_progress_line}grok-tui: warning: {' '.join(str(message).split())}", file=sys.stderr,
+              flush=True)
+
     try:
-        result = train_grokking(config, resume=not args.fresh, stop_event=stop, on_log=printer, root=args.root)
+        with warnings.catch_warnings():
+            warnings.showwarning = warn
+            result = train_grokking(config, resume=not args.fresh, stop_event=stop, on_log=printer,
+                                    root=args.root, on_event=lambda event: printer.event(f"grok-tui: {event.text}"))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -191,7 +210,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from grok_tui.plotting import plot_training_curves
+    from grok_tui.plotting import plot_progress_measures, plot_training_curves
     from grok_tui.runs import RunPaths
 
     paths = RunPaths.of(args.tag, args.root)
@@ -199,8 +218,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise UsageError(f"tag: no run {args.tag!r} under {paths.root.resolve() / 'logs'}")
     if args.dpi < 50 or args.dpi > 1200:
         raise UsageError(f"argument --dpi: must be between 50 and 1200 (got {args.dpi})")
-    out = args.out if args.out is not None else paths.curves_png
-    plot_training_curves(args.tag, out=out, root=args.root, log_x=args.log_x, dpi=args.dpi)
+    if args.measures:
+        out = args.out if args.out is not None else paths.measures_png
+        plot_progress_measures(args.tag, out=out, root=args.root, log_x=args.log_x, dpi=args.dpi)
+    else:
+        out = args.out if args.out is not None else paths.curves_png
+        plot_training_curves(args.tag, out=out, root=args.root, log_x=args.log_x, dpi=args.dpi)
     print(out)
     return EXIT_OK
 
@@ -213,12 +236,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not summaries:
         print(f"no runs under {Path(args.root).resolve() / 'logs'}")
         return EXIT_OK
-    rows = [("TAG", "P", "OP", "EPOCH", "TRAIN ACC", "TEST ACC", "BEST TEST", "STATUS")]
+    rows = [("TAG", "P", "OP", "EPOCH", "TRAIN ACC", "TEST ACC", "BEST TEST", "PHASE", "STATUS")]
     for s in summaries:
         config, last = s.config, s.last or {}
         rows.append((s.tag, str(config.p) if config else "?", config.operation if config else "?", s.epoch_text,
                      format_percent(last.get("train_acc")), format_percent(last.get("test_acc")),
-                     format_percent(s.best_test_acc), s.status_text))
+                     format_percent(s.best_test_acc), s.phase, s.status_text))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

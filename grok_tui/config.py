@@ -72,6 +72,9 @@ class Config:
     num_epochs: int = 50_000
     log_every: int = 100
     checkpoint_every: int = 1000
+    # Progress measures (grok_tui/measures.py) go on the first log line at or after each multiple of
+    # measure_every; 0 turns them off.
+    measure_every: int = 500
     # run
     device: str = "auto"
 
@@ -169,7 +172,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The paper's main experiment.
     "paper": {},
     # Groks in well under a minute on a 2-core CPU (see README, "The quick config").
-    "quick": {"p": 47, "d_model": 64, "frac_train": 0.5, "lr": 3e-3, "num_epochs": 3000, "log_every": 10},
+    "quick": {"p": 47, "d_model": 64, "frac_train": 0.5, "lr": 3e-3, "num_epochs": 3000, "log_every": 10,
+              "measure_every": 50},
 }
 
 
@@ -264,6 +268,7 @@ def validate(config: Config) -> list[str]:
     _int_rule(problems, "num_epochs", c.num_epochs, 1, MAX_EPOCHS)
     _int_rule(problems, "log_every", c.log_every, 1, MAX_EPOCHS)
     _int_rule(problems, "checkpoint_every", c.checkpoint_every, 1, MAX_EPOCHS)
+    _int_rule(problems, "measure_every", c.measure_every, 0, MAX_EPOCHS)
 
     if not isinstance(c.device, str) or not _DEVICE_RE.fullmatch(c.device):
         problems.append(f"device: must be auto, cpu, cuda, cuda:N or mps (got {c.device!r})")

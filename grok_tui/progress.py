@@ -73,6 +73,7 @@ class ProgressPrinter:
         self._last_print = -float("inf")
         self._first: tuple[int, float] | None = None  # (epoch, elapsed_s) of this session's first record
         self._pending: str | None = None
+        self._shown: str | None = None  # the progress line on screen (interactive), to redraw after an event
 
     def epochs_per_s(self, record: Record) -> float | None:
         epoch, elapsed = int(record["epoch"]), float(record.get("elapsed_s", 0.0))
@@ -93,9 +94,18 @@ class ProgressPrinter:
         self._emit(line)
         self._last_print = now
 
+    def event(self, text: str) -> None:
+        """A phase event (grok_tui/phases.py): one line of its own, above the progress line."""
+        if self.interactive:
+            self.stream.write("\r\x1b[2K" + text + "\n" + (self._shown or ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
     def _emit(self, line: str) -> None:
         self._pending = None
         if self.interactive:
+            self._shown = line
             self.stream.write("\r\x1b[2K" + line)
         else:
             self.stream.write(line + "\n")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from grok_tui.config import TAG_RULE, Config, ConfigError, is_valid_tag
 from grok_tui.errors import RunLockedError
+from grok_tui.phases import GROKKED_ACC, track
 from grok_tui.runlog import Record, read_log
 
-GROKKED_ACC = 0.99  # the paper's and our threshold for "memorized" (train) and "grokked" (test)
 
 
 def check_tag(tag: str) -> str:
@@ -57,6 +57,14 @@ class RunPaths:
     @property
     def curves_png(self) -> Path:
         return self.log_dir / "training_curves.png"
+
+    @property
+    def events(self) -> Path:
+        return self.log_dir / "events.json"
+
+    @property
+    def measures_png(self) -> Path:
+        return self.log_dir / "progress_measures.png"
 
     @property
     def checkpoint(self) -> Path:
@@ -164,6 +172,7 @@ class RunSummary:
     grokked_epoch: int | None
     status: str  # running / stopped / finished / grokked / new / broken
     problem: str = ""
+    phase: str = "no data yet"  # grok_tui/phases.py: memorizing / memorized / circuit formation / grokked
 
     @property
     def epoch_text(self) -> str:
@@ -202,7 +211,8 @@ def summarize(paths: RunPaths) -> RunSummary:
         status = "finished"
     else:
         status = "stopped"
-    return RunSummary(paths.tag, config, last, best, grokked, status, problem)
+    return RunSummary(paths.tag, config, last, best, grokked, status, problem,
+                      track(records).phase(has_data=bool(records)))
 
 
 def run_folders(root: Path | str | None = None) -> list[RunPaths]:

@@ -1,8 +1,8 @@
 """The numbers behind the live charts: one run's series, grown incrementally from the run log.
 
-`RunSeries` turns `RunLogReader` updates into numpy arrays (epochs, losses, accuracies, ...) plus the
-memorization and grokking events (first epoch with train / test accuracy >= `GROKKED_ACC`, the paper's
-99 % threshold). The helpers prepare those arrays for a terminal chart: `smooth_ema` (TensorBoard's
+`RunSeries` turns `RunLogReader` updates into numpy arrays (epochs, losses, accuracies, progress
+measures, ...) plus the phase events of grok_tui/phases.py (memorized, circuit formation, grokked) and
+the latest Fourier norms of the embedding. The helpers prepare those arrays for a terminal chart: `smooth_ema` (TensorBoard's
 debiased moving average), `log10_safe` and `log_ticks` (we draw log axes ourselves, because plotext's
 log scale is wrong in a live widget), and `downsample_minmax` (a chart a few hundred cells wide never
 needs 50,000 points, but a loss spike must survive). The TUI calls these on its UI thread up to twice
@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from grok_tui.phases import PhaseTracker
 from grok_tui.runlog import LogUpdate, Record
-from grok_tui.runs import GROKKED_ACC
 
-SERIES_KEYS = ("train_loss", "test_loss", "train_acc", "test_acc", "weight_norm", "lr", "elapsed_s")
+# Progress measures are on every measure_every-th line only; the other lines read as NaN.
+MEASURE_KEYS = ("restricted_loss", "excluded_loss", "gini_embed", "gini_unembed")
+SERIES_KEYS = ("train_loss", "test_loss", "train_acc", "test_acc", "weight_norm", "lr", "elapsed_s", *MEASURE_KEYS)
 INITIAL_CAPACITY = 1024
 RATE_WINDOW_S = 30.0  # epochs/s over this much training time: recent enough to follow changes, long enough to be steady
 
@@ -64,8 +66,11 @@ class RunSeries:
         self._epochs = np.zeros(cap, dtype=np.int64)
         self._columns = {key: np.full(cap, np.nan) for key in self.keys}
         self._last: Record | None = None
-        self.memorized_epoch: int | None = None
-        self.grokked_epoch: int | None = None
+        self.phases = PhaseTracker()
+        # The embedding's Fourier norms per frequency and the key frequencies, from the latest measured line.
+        self.freq_norms: list[float] | None = None
+        self.key_freqs: list[int] = []
+        self.freq_epoch: int | None = None
         # Index where elapsed_s last went backwards (rate looks only after it), and of the last NaN elapsed_s.
         self._segment_start = 0
         self._last_elapsed_nan = -1
@@ -74,6 +79,18 @@ class RunSeries:
 
     def __len__(self) -> int:
         return self._n
+
+    @property
+    def memorized_epoch(self) -> int | None:
+        return self.phases.epoch_of("memorized")
+
+    @property
+    def circuit_epoch(self) -> int | None:
+        return self.phases.epoch_of("circuit_formation")
+
+    @property
+    def grokked_epoch(self) -> int | None:
+        return self.phases.epoch_of("grokked")
 
     @property
     def capacity(self) -> int:
@@ -131,7 +148,7 @@ class RunSeries:
             column[start:stop] = [v if type(v) is float else _number(v) for v in raw]
         self._n = stop
         self._last = accepted[-1]
-        self._update_events(start, stop)
+        self._update_events(accepted)
         self._update_elapsed_segments(start, stop)
         self.version += 1
         return True
@@ -144,17 +161,18 @@ class RunSeries:
             self.clear()
         return self.extend(update.records) or changed
 
-    def _update_events(self, start: int, stop: int) -> None:
-        # Only the new slice is scanned, and only until the event is found: O(new records) per update.
-        # NaN >= threshold is False, the same as first_epoch_reaching skipping non-numbers.
-        if self.memorized_epoch is None:
-            hits = np.flatnonzero(self._columns["train_acc"][start:stop] >= GROKKED_ACC)
-            if hits.size:
-                self.memorized_epoch = int(self._epochs[start + hits[0]])
-        if self.grokked_epoch is None:
-            hits = np.flatnonzero(self._columns["test_acc"][start:stop] >= GROKKED_ACC)
-            if hits.size:
-                self.grokked_epoch = int(self._epochs[start + hits[0]])
+    def _update_events(self, records: list[Record]) -> None:
+        # The same detector as the trainer's events.json, fed only the new records: O(new records).
+        for record in records:
+            self.phases.feed(record)
+        for record in reversed(records):
+            norms = record.get("embed_freq_norms")
+            if isinstance(norms, list):
+                self.freq_norms = [_number(v) for v in norms]
+                keys = record.get("key_freqs")
+                self.key_freqs = [k for k in keys if type(k) is int] if isinstance(keys, list) else []
+                self.freq_epoch = int(record["epoch"])
+                break
 
     def _update_elapsed_segments(self, start: int, stop: int) -> None:
         # elapsed_s carries across resumes, but a log pieced together from different sessions could

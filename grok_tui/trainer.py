@@ -27,8 +27,10 @@ from grok_tui.config import Config, ConfigError
 from grok_tui.data import Dataset, make_dataset
 from grok_tui.engine import last_position_logits
 from grok_tui.errors import TrainingError
+from grok_tui.measures import ProgressMeasures
 from grok_tui.model import SimpleTransformer, cross_entropy_float64, sum_squared_weights
-from grok_tui.runlog import Record, RunLogWriter, cut_back
+from grok_tui.phases import Event, PhaseTracker, save_events, track
+from grok_tui.runlog import Record, RunLogWriter, cut_back, read_log
 from grok_tui.runs import RunLock, RunPaths
 
 
@@ -86,9 +88,18 @@ def warmup_factor(warmup_steps: int) -> Callable[[int], float]:
 
 
 @torch.inference_mode()
+def all_logits(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = last_position_logits) -> torch.Tensor:
+    """The logits at '=' for every input of the task, in one pass: [n_pairs, d_vocab]."""
+    return logits_fn(model, data.tokens[:, 0], data.tokens[:, 1])
+
+
 def evaluate(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = last_position_logits) -> dict[str, float]:
     """Loss and accuracy on train and test, from one pass over every input."""
-    logits = logits_fn(model, data.tokens[:, 0], data.tokens[:, 1])  # [n_pairs, d_vocab]
+    return metrics_of(all_logits(model, data, logits_fn), data)
+
+
+@torch.inference_mode()
+def metrics_of(logits: torch.Tensor, data: Dataset) -> dict[str, float]:
     logprobs = torch.log_softmax(logits.double(), dim=-1)
     losses = -logprobs.gather(-1, data.labels[:, None])[:, 0]  # [n_pairs]
     correct = (logits.argmax(dim=-1) == data.labels).double()  # [n_pairs]
@@ -102,7 +113,7 @@ def evaluate(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = last
 
 def _remove_run_files(paths: RunPaths) -> None:
     """--fresh: remove the run's own files (and only those), checkpoint first."""
-    for path in (paths.checkpoint, paths.log, paths.curves_png, paths.config):
+    for path in (paths.checkpoint, paths.log, paths.curves_png, paths.measures_png, paths.events, paths.config):
         path.unlink(missing_ok=True)
 
 
@@ -134,12 +145,14 @@ def train_grokking(
     root: Path | str | None = None,
     *,
     engine: str = "fast",
+    on_event: Callable[[Event], None] | None = None,
 ) -> TrainResult:
     """Train (or continue) the run named by config.tag under `root` (default: the current folder).
 
     resume=True continues from models/<tag>/checkpoint.pth when there is one; resume=False replaces the
     run. Returns when num_epochs are done or `stop_event` is set (checked after every epoch).
     engine="reference" runs the readable model on all positions instead of the exact fast path.
+    `on_event` is called once for each phase event (grok_tui/phases.py) when it happens.
     """
     if engine not in ENGINES:
         raise ConfigError([f"engine: must be one of {', '.join(ENGINES)} (got {engine!r})"])
@@ -158,7 +171,8 @@ def train_grokking(
             raise ConfigError([f"num_epochs: must be at least the checkpoint's epoch {start_epoch} "
                                f"to resume run {config.tag!r} (got {config.num_epochs})"])
         config.save(paths.config)
-        return TrainingLoop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine]).run()
+        return TrainingLoop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine],
+                            on_event).run()
 
 
 class TrainingLoop:
@@ -166,9 +180,10 @@ class TrainingLoop:
 
     def __init__(self, config: Config, paths: RunPaths, device: torch.device,
                  checkpoint: dict[str, Any] | None, stop_event: StopSignal | None,
-                 on_log: Callable[[Record], None] | None, logits_fn: LogitsFn = last_position_logits):
+                 on_log: Callable[[Record], None] | None, logits_fn: LogitsFn = last_position_logits,
+                 on_event: Callable[[Event], None] | None = None):
         self.config, self.paths, self.device = config, paths, device
-        self.stop_event, self.on_log, self.logits_fn = stop_event, on_log, logits_fn
+        self.stop_event, self.on_log, self.logits_fn, self.on_event = stop_event, on_log, logits_fn, on_event
         seed_everything(config.seed)
         self.data = make_dataset(config).to(device)
         train_tokens = self.data.train_tokens  # [n_train, 3]
@@ -194,6 +209,10 @@ class TrainingLoop:
             self.last_checkpoint_epoch = self.epoch
         # Lines after the checkpoint describe work about to be redone: cut them so epochs stay increasing.
         cut_back(paths.log, self.epoch if checkpoint is not None else -1)
+        self.measures = ProgressMeasures(config.p, config.operation, self.data) if config.measure_every else None
+        # Events are a function of the log: replaying the kept lines restores them exactly on resume.
+        self.phases = track(read_log(paths.log)) if checkpoint is not None else PhaseTracker()
+        save_events(paths.events, self.phases.events)
         self.started = time.perf_counter()
         self.last: Record | None = None
 
@@ -209,18 +228,30 @@ class TrainingLoop:
         self.optimizer.zero_grad(set_to_none=True)
 
     def record(self) -> Record:
-        metrics = evaluate(self.model, self.data, self.logits_fn)
+        logits = all_logits(self.model, self.data, self.logits_fn)
+        metrics = metrics_of(logits, self.data)
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrainingError(
                 f"training diverged at epoch {self.epoch} (loss is not finite); the last good checkpoint "
                 f"(epoch {self.last_checkpoint_epoch}) is kept; try a smaller lr"
             )
-        return {
+        record: Record = {
             "epoch": self.epoch, **metrics,
             "lr": self.optimizer.param_groups[0]["lr"],  # the rate the next step will use
             "weight_norm": sum_squared_weights(self.model),
-            "elapsed_s": round(self.elapsed(), 4),
         }
+        if self.measures is not None and self.measure_due():
+            record.update(self.measures.measure(self.model, logits).as_record())
+        record["elapsed_s"] = round(self.elapsed(), 4)
+        return record
+
+    def measure_due(self) -> bool:
+        """On the first regular log line at or after each multiple of measure_every (epoch 0 included).
+
+        A function of the epoch alone, so a resumed run measures at the same epochs.
+        """
+        every, log_every = self.config.measure_every, self.config.log_every
+        return self.epoch % log_every == 0 and self.epoch // every != (self.epoch - log_every) // every
 
     def checkpoint(self, log: RunLogWriter) -> None:
         log.sync()  # the log lines up to this epoch are durable before the checkpoint says so
@@ -236,6 +267,12 @@ class TrainingLoop:
         self.last = record
         if self.on_log is not None:
             self.on_log(record)
+        events = self.phases.feed(record)
+        if events:
+            save_events(self.paths.events, self.phases.events)
+            for event in events:
+                if self.on_event is not None:
+                    self.on_event(event)
 
     def advance(self, log: RunLogWriter) -> bool:
         """One epoch: a step, then the log line and checkpoint due at the new epoch. True when stopped."""
@@ -267,12 +304,12 @@ class TrainingLoop:
 
 
 def _write_curves(paths: RunPaths) -> None:
-    """The automatic PNG at the end of a run; a plotting problem must not fail a finished run."""
-    from grok_tui.plotting import plot_training_curves
+    """The automatic PNGs at the end of a run; a plotting problem must not fail a finished run."""
+    from grok_tui.plotting import export_run
 
     try:
-        plot_training_curves(paths.tag, root=paths.root)
+        export_run(paths.tag, root=paths.root)
     except (OSError, ValueError, RuntimeError) as err:
         import warnings
 
-        warnings.warn(f"could not write {paths.curves_png}: {err}", stacklevel=2)
+        warnings.warn(f"could not write the figures in {paths.log_dir}: {err}", stacklevel=2)

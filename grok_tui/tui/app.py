@@ -141,9 +141,12 @@ class GrokApp(App[int]):
                                     self.action_stop_training)
             else:
                 yield SystemCommand("Resume (r)", "Resume this run from its checkpoint", self.action_resume_run)
-            yield SystemCommand("Export PNG (e)", "Write logs/<tag>/training_curves.png", self.action_export_png)
+            yield SystemCommand("Export PNG (e)", "Write logs/<tag>/training_curves.png and progress_measures.png",
+                                self.action_export_png)
             yield SystemCommand("Log x (l)", "Switch the epoch axis between linear and log",
                                 screen.action_toggle_log_x)
+            yield SystemCommand("Progress measures (m)", "Switch between loss/accuracy and the progress measures",
+                                screen.action_toggle_measures)
         yield SystemCommand("Runs (g)", "Every run under this root", self.action_show_runs)
         yield SystemCommand("New run (n)", "Set up a new run in the form", self.action_new_run)
         yield SystemCommand("Help (?)", "All keys", self.action_help)
@@ -252,15 +255,14 @@ class GrokApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="export")
     def export_tag(self, tag: str) -> None:
-        from grok_tui.plotting import plot_training_curves
+        from grok_tui.plotting import export_run
 
         try:
-            plot_training_curves(tag, root=self.root)
+            written = export_run(tag, root=self.root)
         except Exception as err:  # reported to the user; the app stays usable
             self.call_from_thread(self.notify, f"export failed: {err}", severity="error")
             return
-        path = RunPaths.of(tag, self.root).curves_png
-        self.call_from_thread(self.notify, f"exported {path}")
+        self.call_from_thread(self.notify, "exported " + " and ".join(str(path) for path in written))
 
     # ---- navigation
     def open_run(self, tag: str) -> None:

@@ -41,9 +41,10 @@ FIELDS: list[tuple[str, str, str]] = [
     ("schedule", "num_epochs", "epochs"),
     ("schedule", "log_every", "log every"),
     ("schedule", "checkpoint_every", "checkpoint every"),
+    ("schedule", "measure_every", "measure every"),
 ]
 INT_FIELDS = {"p", "seed", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs", "log_every",
-              "checkpoint_every"}
+              "checkpoint_every", "measure_every"}
 FLOAT_FIELDS = {"frac_train", "lr", "weight_decay", "beta1", "beta2"}
 DEVICE_CHOICES = ["auto", "cpu", "cuda", "mps"]
 

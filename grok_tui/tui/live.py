@@ -1,4 +1,5 @@
-"""The live view of one run: loss and accuracy charts and a status panel, fed only by the run's log.
+"""The live view of one run: loss and accuracy charts (or, on `m`, the progress measures) and a status
+panel, fed only by the run's log.
 
 The view tails logs/<tag>/training_log.jsonl by byte offset (RunLogReader) twice a second and redraws
 only when new records arrived. It never asks the trainer for numbers, so a run trained in this app,
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+import numpy as np
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,7 +23,7 @@ from grok_tui.progress import format_duration, format_percent, format_sci
 from grok_tui.runlog import RunLogReader
 from grok_tui.runs import RunPaths, lock_owner
 from grok_tui.series import RunSeries
-from grok_tui.tui.charts import MetricChart
+from grok_tui.tui.charts import FrequencyChart, MeasureLossChart, MetricChart, SeriesChart, SparsityChart
 
 if TYPE_CHECKING:
     from grok_tui.tui.app import GrokApp
@@ -30,12 +32,28 @@ REFRESH_S = 0.5
 UI_CHUNK = 1024 * 1024  # bytes of log parsed per slice on the UI thread (~5,000 records, ~80 ms)
 
 
-def phase_of(series: RunSeries) -> str:
-    if series.grokked_epoch is not None:
-        return f"grokked (test acc \u2265 99% at epoch {series.grokked_epoch:,})"
-    if series.memorized_epoch is not None:
-        return f"memorized at epoch {series.memorized_epoch:,}; waiting to generalize"
-    return "memorizing" if len(series) else "no data yet"
+EVENT_SHORT = {"memorized": "memorized", "circuit_formation": "circuit", "grokked": "grokked"}
+
+
+def phase_lines(series: RunSeries) -> list[str]:
+    """The phase now, then one line per event so far (grok_tui/phases.py)."""
+    lines = [f"phase    {series.phases.phase(has_data=bool(len(series)))}"]
+    lines += [f"  {EVENT_SHORT[event.name]:<10}@ {event.epoch:,}" for event in series.phases.events]
+    return lines
+
+
+def measure_lines(series: RunSeries) -> list[str]:
+    """The latest progress measures, when the run has any."""
+    if series.freq_epoch is None:
+        return []
+    last = {key: series.values(key) for key in ("restricted_loss", "excluded_loss", "gini_embed")}
+    latest = {key: values[np.isfinite(values)][-1] if np.isfinite(values).any() else None
+              for key, values in last.items()}
+    keys = " ".join(str(k) for k in series.key_freqs) or "none yet"
+    return [f"measures @ {series.freq_epoch:,}",
+            f"restr {format_sci(latest['restricted_loss'])} excl {format_sci(latest['excluded_loss'])}",
+            f"Gini W_E {latest['gini_embed']:.2f}" if latest["gini_embed"] is not None else "Gini W_E -",
+            f"key freqs {keys}"]
 
 
 class StatusPanel(Static):
@@ -48,6 +66,7 @@ class LiveScreen(Screen[None]):
         Binding("r", "app.resume_run", "Resume"),
         Binding("e", "app.export_png", "Export PNG"),
         Binding("l", "toggle_log_x", "Log x"),
+        Binding("m", "toggle_measures", "Measures"),
         Binding("n", "app.new_run", "New run"),
         Binding("g", "app.show_runs", "Runs"),
     ]
@@ -59,6 +78,7 @@ class LiveScreen(Screen[None]):
         self.series = RunSeries()
         self.reader = RunLogReader(paths.log)
         self.log_x = False
+        self.show_measures = False
         self.config: Config | None = None
         self._checkpoint_mtime: float | None = None
         self.checkpoint_epoch: int | None = None
@@ -68,6 +88,11 @@ class LiveScreen(Screen[None]):
             with Vertical(id="charts"):
                 yield MetricChart("loss", id="loss-chart")
                 yield MetricChart("acc", id="acc-chart")
+            with Vertical(id="measures"):
+                yield MeasureLossChart(id="measure-loss-chart")
+                with Horizontal(id="measures-bottom"):
+                    yield SparsityChart(id="sparsity-chart")
+                    yield FrequencyChart(id="freq-chart")
             with Vertical(id="side"):
                 yield StatusPanel(id="status")
                 yield ProgressBar(id="progress", show_eta=False)
@@ -118,7 +143,9 @@ class LiveScreen(Screen[None]):
         self.update_status()
 
     def redraw(self, force: bool = False) -> None:
-        for chart in self.query(MetricChart):
+        # Only the view on screen: the hidden one catches up (its charts see a changed key) when shown.
+        view = self.query_one("#measures" if self.show_measures else "#charts")
+        for chart in view.query(SeriesChart):
             chart.draw(self.series, self.log_x, force=force)
 
     def on_resize(self) -> None:
@@ -127,6 +154,12 @@ class LiveScreen(Screen[None]):
     def action_toggle_log_x(self) -> None:
         self.log_x = not self.log_x
         self.redraw(force=True)
+
+    def action_toggle_measures(self) -> None:
+        self.show_measures = not self.show_measures
+        self.query_one("#charts").display = not self.show_measures
+        self.query_one("#measures").display = self.show_measures
+        self.call_after_refresh(self.redraw)  # after layout, so the charts know their new size
 
     # ---- status
     def update_status(self) -> None:
@@ -154,8 +187,11 @@ class LiveScreen(Screen[None]):
             "",
             f"checkpoint  epoch {self.checkpoint_epoch:,}" if self.checkpoint_epoch is not None
             else "checkpoint  none yet",
-            f"phase    {phase_of(self.series)}",
+            *phase_lines(self.series),
         ]
+        measures = measure_lines(self.series)
+        if measures:
+            lines += ["", *measures]
         error = self.app_error()
         if error:
             lines += ["", f"[red]error: {escape(error)}[/red]"]

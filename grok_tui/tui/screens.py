@@ -22,14 +22,17 @@ HELP = """[b]grok-tui keys[/b]
   s   start the run set up in the form
   x   stop training after the current epoch (a checkpoint is saved)
   r   resume the current run (or the selected one in the runs list) from its checkpoint
-  e   export PNG curves to logs/<tag>/training_curves.png (works while training)
+  e   export PNGs: logs/<tag>/training_curves.png and progress_measures.png (works while training)
   l   switch the epoch axis between linear and log scale
+  m   switch between the loss/accuracy charts and the progress measures (restricted and
+      excluded loss, Gini, weight norm, the embedding's Fourier norms and key frequencies)
   n   set up a new run (the form)
   g   the list of runs under this root
   q   quit (a run in training is stopped with a checkpoint first)
   ?   this help
 
 In the runs list, Enter opens the selected run's live view.
+Vertical lines mark the phases: memorized (gray), circuit formation (blue), grokked (green).
 Charts read logs/<tag>/training_log.jsonl; `grok-tui watch TAG` shows a run that another
 process is training. Press Escape or ? to close this help."""
 
