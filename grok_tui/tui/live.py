@@ -94,8 +94,9 @@ class LiveScreen(Screen[None]):
                     yield SparsityChart(id="sparsity-chart")
                     yield FrequencyChart(id="freq-chart")
             with Vertical(id="side"):
-                yield StatusPanel(id="status")
+                # The bar first: on a small terminal the panel's last lines (the config) are cut, not it.
                 yield ProgressBar(id="progress", show_eta=False)
+                yield StatusPanel(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -178,8 +179,7 @@ class LiveScreen(Screen[None]):
             f"state    {state}",
             f"device   {self.app_device() or (config.device if config else '?')}",
             f"epoch    {epoch:,}/{total:,}" if total else f"epoch    {epoch:,}",
-            f"speed    {speed:,.1f} ep/s" if speed else "speed    --",
-            f"ETA      {eta}",
+            f"speed    {speed:,.1f} ep/s  ETA {eta}" if speed else f"speed    --  ETA {eta}",
             "",
             "set         loss     acc",
             f"train  {format_sci(last.get('train_loss')) if last else '-':>9}  {format_percent(last.get('train_acc')) if last else '-'}",
