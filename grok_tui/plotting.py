@@ -141,8 +141,8 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
                          ha="center", fontsize=8, color=RESTRICTED_COLOR)
     freq_ax.set_xlabel("frequency k")
     freq_ax.set_ylabel("norm of W_E's Fourier components")
-    freq_ax.set_title(f"embedding by frequency at epoch {int(norms_record['epoch']):,}: "
-                      f"key frequencies {', '.join(map(str, keys)) or 'none'}", fontsize=10)
+    freq_ax.set_title(f"W_E by frequency, epoch {int(norms_record['epoch']):,} "
+                      f"(key: {', '.join(map(str, keys)) or 'none'})", fontsize=10)
     freq_ax.grid(True, axis="y", alpha=0.3)
     fig.suptitle(f"progress measures \u2014 {title}", fontsize=10)
     return fig
