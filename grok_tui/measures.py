@@ -43,6 +43,9 @@ from grok_tui.model import SimpleTransformer
 # picked its key frequencies by eye from the final model; a live measure can only use the present one.
 # At most MAX_KEY_FREQS are kept (the largest); they are reported in increasing order.
 KEY_FACTOR = 1.5
+# Restricted and excluded loss transform the logits in blocks of classes of about this many float64
+# values (32 MB): one block at p=113, and bounded memory at p=1000 (whose logits alone are 4 GB).
+CLASS_BLOCK_VALUES = 4_000_000
 MAX_KEY_FREQS = 10
 
 LogitsFn = Callable[[SimpleTransformer, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -203,11 +206,6 @@ class Measurement:
         }
 
 
-def _cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    logprobs = torch.log_softmax(logits.double(), dim=-1)
-    return float(-logprobs.gather(-1, labels[:, None]).mean())
-
-
 class ProgressMeasures:
     """Everything that depends only on the task (basis, frame, index maps), built once per run."""
 
@@ -226,17 +224,32 @@ class ProgressMeasures:
         self.grid_labels = data.labels[self.grid_rows]  # [n*n]
 
     def restricted_and_excluded(self, all_logits: torch.Tensor, keys: list[int]) -> tuple[float, float]:
-        """(restricted loss on all inputs, excluded loss on the train set) of logits [n_pairs, d_vocab]."""
+        """(restricted loss on all inputs, excluded loss on the train set) of logits [n_pairs, d_vocab].
+
+        Works on blocks of output classes (the transforms act on each class separately) so that the
+        float64 temporaries stay near CLASS_BLOCK_VALUES values however large p is; the cross-entropy's
+        log-sum-exp over classes is accumulated across the blocks, exactly.
+        """
         n = self.basis.n
-        grid = all_logits[self.grid_rows].double().reshape(n, n, -1)  # [n, n, d_vocab]
-        coefficients = fourier_2d(grid, self.basis)
-        key_part = key_components(coefficients, self.basis, keys, self.sign)
-        constant = torch.zeros_like(coefficients)
-        constant[0, 0] = coefficients[0, 0]  # the per-class mean over all inputs
-        restricted = inverse_fourier_2d(key_part + constant, self.basis).reshape(n * n, -1)
-        excluded = (grid - inverse_fourier_2d(key_part, self.basis)).reshape(n * n, -1)
-        return (_cross_entropy(restricted, self.grid_labels),
-                _cross_entropy(excluded[self.grid_train], self.grid_labels[self.grid_train]))
+        labels = self.grid_labels
+        n_classes = all_logits.shape[1]
+        block = max(1, CLASS_BLOCK_VALUES // (n * n))
+        device = all_logits.device
+        lse = torch.full((2, n * n), -math.inf, dtype=torch.float64, device=device)  # restricted, excluded
+        correct = torch.zeros(2, n * n, dtype=torch.float64, device=device)
+        for start in range(0, n_classes, block):
+            stop = min(start + block, n_classes)
+            grid = all_logits[self.grid_rows, start:stop].double().reshape(n, n, -1)  # [n, n, classes]
+            key_part = inverse_fourier_2d(key_components(fourier_2d(grid, self.basis), self.basis, keys,
+                                                         self.sign), self.basis)
+            restricted = key_part + grid.mean(dim=(0, 1))  # plus the per-class mean over all inputs
+            excluded = grid - key_part
+            for i, logits in enumerate((restricted.reshape(n * n, -1), excluded.reshape(n * n, -1))):
+                lse[i] = torch.logaddexp(lse[i], logits.logsumexp(dim=-1))
+                here = (labels >= start) & (labels < stop)
+                correct[i, here] = logits[here, labels[here] - start]
+        losses = lse - correct  # [2, n*n]: -log p(label) of every input, restricted and excluded
+        return float(losses[0].mean()), float(losses[1, self.grid_train].mean())
 
     def measure(self, model: SimpleTransformer, all_logits: torch.Tensor) -> Measurement:
         """all_logits: [n_pairs, d_vocab], the model's logits for every dataset row (already computed)."""

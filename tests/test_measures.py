@@ -180,3 +180,23 @@ def test_measuring_does_not_touch_the_random_number_generators() -> None:
     state = torch.get_rng_state()
     measures.measure(model, logits)
     assert torch.equal(state, torch.get_rng_state())
+
+
+def test_class_blocks_give_the_same_losses_as_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large p is measured in blocks of output classes; the log-sum-exp across blocks must be exact."""
+    import grok_tui.measures as measures_module
+
+    config, measures = _measures(13, "sub")
+    torch.manual_seed(1)
+    logits = 3 * torch.randn(config.n_pairs, config.d_vocab)
+    whole = measures.restricted_and_excluded(logits, [2, 5])
+    monkeypatch.setattr(measures_module, "CLASS_BLOCK_VALUES", 13 * 13 * 3)  # blocks of 3 classes (and 2)
+    blocked = measures.restricted_and_excluded(logits, [2, 5])
+    assert blocked == pytest.approx(whole, rel=1e-12)
+    # And both equal the plain float64 cross-entropy of the projected logits, built another way.
+    grid = logits[measures.grid_rows].double().reshape(13, 13, -1)
+    basis = fourier_basis(13)
+    key_part = inverse_fourier_2d(key_components(fourier_2d(grid, basis), basis, [2, 5], -1), basis)
+    restricted = (key_part + grid.mean(dim=(0, 1))).reshape(169, -1)
+    expected = float(torch.nn.functional.cross_entropy(restricted, measures.grid_labels))
+    assert whole[0] == pytest.approx(expected, rel=1e-12)
