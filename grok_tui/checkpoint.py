@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from grok_tui.atomic import atomic_write_with
+from grok_tui.atomic import atomic_write_with, remove_leftover_temps
 from grok_tui.errors import CheckpointError
 
 FORMAT = 1
@@ -46,9 +46,17 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Atomically write `state` (plus the format number) to `path`; the old file survives any failure."""
+    """Atomically write `state` (plus the format number) to `path`; the old file survives any failure.
+
+    The caller must be the only writer of `path` (the trainer holds the run's lock): temp files of earlier,
+    interrupted saves of `path` are deleted.
+    """
     payload = {"format": FORMAT, **state}
     atomic_write_with(Path(path), lambda handle: torch.save(payload, handle))
+    # A trainer killed (kill -9) in the middle of an earlier save left that save's temp file behind, a
+    # whole checkpoint's size each time. Only the trainer holding the run's lock writes its checkpoint,
+    # so any other temp file of this path is such a leftover.
+    remove_leftover_temps(Path(path))
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,16 +204,33 @@ def _is_int(value: object) -> bool:
 
 
 def _is_real(value: object) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(float(value))  # type: ignore[arg-type]
+    if isinstance(value, float):
+        return math.isfinite(value)
+    # An int too large for a float (a 400-digit "lr" in a config.json) is not a usable number either.
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
+
+
+def _show(value: object) -> str:
+    """A value for an error message: repr, but never a traceback and never a screenful.
+
+    repr of an int over Python's 4,300-digit limit raises ValueError; a huge one is named by its size.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > 128:
+            return f"an integer of {value.bit_length():,} bits"
+        text = f"{value:,}"
+    else:
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _int_rule(problems: list[str], name: str, value: object, low: int, high: int) -> bool:
     if not _is_int(value):
-        problems.append(f"{name}: must be a whole number (got {value!r})")
+        problems.append(f"{name}: must be a whole number (got {_show(value)})")
         return False
     assert isinstance(value, int)
     if not low <= value <= high:
-        problems.append(f"{name}: must be between {low:,} and {high:,} (got {value:,})")
+        problems.append(f"{name}: must be between {low:,} and {high:,} (got {_show(value)})")
         return False
     return True
 
@@ -223,22 +241,22 @@ def validate(config: Config) -> list[str]:
     c = config
 
     if not is_valid_tag(c.tag):
-        problems.append(f"tag: must be {TAG_RULE} (got {c.tag!r})")
+        problems.append(f"tag: must be {TAG_RULE} (got {_show(c.tag)})")
 
     p_ok = _is_int(c.p) and 3 <= c.p <= MAX_P and is_prime(c.p)
     if not p_ok:
-        problems.append(f"p: must be a prime number between 3 and {MAX_P} (got {c.p!r})")
+        problems.append(f"p: must be a prime number between 3 and {MAX_P} (got {_show(c.p)})")
 
     op_ok = isinstance(c.operation, str) and c.operation in OPERATIONS
     if not op_ok:
-        problems.append(f"operation: must be one of {', '.join(OPERATIONS)} (got {c.operation!r})")
+        problems.append(f"operation: must be one of {', '.join(OPERATIONS)} (got {_show(c.operation)})")
 
     if not _is_real(c.frac_train) or not 0 < c.frac_train < 1:
-        problems.append(f"frac_train: must be a number strictly between 0 and 1 (got {c.frac_train!r})")
+        problems.append(f"frac_train: must be a number strictly between 0 and 1 (got {_show(c.frac_train)})")
     elif p_ok and op_ok and (c.n_train < 1 or c.n_test < 1):
         problems.append(
             f"frac_train: must leave at least one train and one test pair of the {c.n_pairs:,} "
-            f"(got {c.frac_train!r}: {c.n_train} train, {c.n_test} test)"
+            f"(got {_show(c.frac_train)}: {c.n_train} train, {c.n_test} test)"
         )
 
     _int_rule(problems, "seed", c.seed, 0, MAX_SEED)
@@ -253,16 +271,16 @@ def validate(config: Config) -> list[str]:
         _int_rule(problems, "d_mlp", c.d_mlp, 1, 4 * MAX_WIDTH)
 
     if not _is_real(c.lr) or not c.lr > 0:
-        problems.append(f"lr: must be a finite number > 0 (got {c.lr!r})")
+        problems.append(f"lr: must be a finite number > 0 (got {_show(c.lr)})")
     if not _is_real(c.weight_decay) or not c.weight_decay >= 0:
-        problems.append(f"weight_decay: must be a finite number >= 0 (got {c.weight_decay!r})")
+        problems.append(f"weight_decay: must be a finite number >= 0 (got {_show(c.weight_decay)})")
     betas = c.betas
     if (
         not isinstance(betas, (tuple, list))
         or len(betas) != 2
         or not all(_is_real(b) and 0 <= b < 1 for b in betas)
     ):
-        problems.append(f"betas: must be two numbers in [0, 1) (got {betas!r})")
+        problems.append(f"betas: must be two numbers in [0, 1) (got {_show(betas)})")
     _int_rule(problems, "warmup_steps", c.warmup_steps, 0, MAX_EPOCHS)
 
     _int_rule(problems, "num_epochs", c.num_epochs, 1, MAX_EPOCHS)
@@ -271,7 +289,7 @@ def validate(config: Config) -> list[str]:
     _int_rule(problems, "measure_every", c.measure_every, 0, MAX_EPOCHS)
 
     if not isinstance(c.device, str) or not _DEVICE_RE.fullmatch(c.device):
-        problems.append(f"device: must be auto, cpu, cuda, cuda:N or mps (got {c.device!r})")
+        problems.append(f"device: must be auto, cpu, cuda, cuda:N or mps (got {_show(c.device)})")
     return problems
 
 

@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from grok_tui.atomic import atomic_open
 
@@ -61,23 +61,47 @@ class RunLogWriter:
         self._file: TextIO = open(self.path, "a", encoding="utf-8")
 
     def write(self, record: Record) -> None:
-        self._file.write(encode_record(record))
-        self._file.flush()
+        try:
+            self._file.write(encode_record(record))
+            self._file.flush()
+        except OSError as err:
+            self._raise_naming(err)
 
     def sync(self) -> None:
         """Make the lines written so far durable (called when a checkpoint is written)."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as err:
+            self._raise_naming(err)
 
     def close(self) -> None:
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()  # closes the file even when its last flush fails
+            except OSError as err:
+                self._raise_naming(err)
+
+    def _raise_naming(self, err: OSError) -> NoReturn:
+        # A full disk fails the flush with an OSError that names no file: raise the same error naming the
+        # log, so that the CLI's one-line error and the TUI's notification say which file was not written.
+        if err.filename is not None or err.errno is None:
+            raise err
+        raise OSError(err.errno, err.strerror, str(self.path)) from err
 
     def __enter__(self) -> "RunLogWriter":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except OSError:
+            # The error on its way out is the one to report: after a failed write (disk full) the
+            # unwritten line is still buffered and closing fails again on it.
+            pass
 
 
 @dataclass
