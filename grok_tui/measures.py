@@ -25,7 +25,6 @@ exact and measuring does not change training.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,13 +42,10 @@ from grok_tui.model import SimpleTransformer
 # picked its key frequencies by eye from the final model; a live measure can only use the present one.
 # At most MAX_KEY_FREQS are kept (the largest); they are reported in increasing order.
 KEY_FACTOR = 1.5
+MAX_KEY_FREQS = 10
 # Restricted and excluded loss transform the logits in blocks of classes of about this many float64
 # values (32 MB): one block at p=113, and bounded memory at p=1000 (whose logits alone are 4 GB).
 CLASS_BLOCK_VALUES = 4_000_000
-MAX_KEY_FREQS = 10
-
-LogitsFn = Callable[[SimpleTransformer, torch.Tensor, torch.Tensor], torch.Tensor]
-
 
 # ---------------------------------------------------------------- Fourier basis
 
@@ -99,7 +95,7 @@ def frequency_norms(weights: torch.Tensor, basis: FourierBasis) -> torch.Tensor:
 
     Each frequency's norm combines its cosine and sine components over all d rows.
     """
-    coefficients = weights.detach().to(torch.float64) @ basis.matrix.T  # [d, n]: component of each row per basis fn
+    coefficients = weights.detach().to(torch.float64) @ basis.matrix.T  # [d, n]: each row in the basis
     energy = (coefficients**2).sum(dim=0)  # [n]
     per_freq = torch.zeros(basis.n_freqs + 1, dtype=torch.float64, device=energy.device)
     per_freq.index_add_(0, basis.freqs, energy)

@@ -65,7 +65,7 @@ class PhaseTracker:
             if self._reference_restricted is None:
                 self._reference_restricted = restricted
             elif restricted <= RESTRICTED_FALL * self._reference_restricted \
-                    and excluded >= EXCLUDED_RISE * self._lowest_excluded:
+                    and excluded >= EXCLUDED_RISE * self._lowest_excluded and excluded > self._lowest_excluded:
                 found.append(Event(
                     "circuit_formation", epoch,
                     f"circuit formation: restricted loss {restricted:.3g} (was {self._reference_restricted:.3g}), "

@@ -2,10 +2,10 @@
 
 `RunSeries` turns `RunLogReader` updates into numpy arrays (epochs, losses, accuracies, progress
 measures, ...) plus the phase events of grok_tui/phases.py (memorized, circuit formation, grokked) and
-the latest Fourier norms of the embedding. The helpers prepare those arrays for a terminal chart: `smooth_ema` (TensorBoard's
-debiased moving average), `log10_safe` and `log_ticks` (we draw log axes ourselves, because plotext's
-log scale is wrong in a live widget), and `downsample_minmax` (a chart a few hundred cells wide never
-needs 50,000 points, but a loss spike must survive). The TUI calls these on its UI thread up to twice
+the latest Fourier norms of the embedding. The helpers prepare those arrays for a terminal chart:
+`smooth_ema` (TensorBoard's debiased moving average), `log10_safe` and `log_ticks` (we draw log axes
+ourselves, because plotext's log scale is wrong in a live widget), and `downsample_minmax` (a chart a
+few hundred cells wide never needs 50,000 points, but a loss spike must survive). The TUI calls these on its UI thread up to twice
 a second, so everything here is O(new records) per update or vectorized numpy over the visible series.
 Headless on purpose: numpy and the standard library only.
 """
@@ -23,7 +23,8 @@ from grok_tui.runlog import LogUpdate, Record
 
 # Progress measures are on every measure_every-th line only; the other lines read as NaN.
 MEASURE_KEYS = ("restricted_loss", "excluded_loss", "gini_embed", "gini_unembed")
-SERIES_KEYS = ("train_loss", "test_loss", "train_acc", "test_acc", "weight_norm", "lr", "elapsed_s", *MEASURE_KEYS)
+SERIES_KEYS = ("train_loss", "test_loss", "train_acc", "test_acc", "weight_norm", "lr", "elapsed_s",
+               *MEASURE_KEYS)
 INITIAL_CAPACITY = 1024
 RATE_WINDOW_S = 30.0  # epochs/s over this much training time: recent enough to follow changes, long enough to be steady
 

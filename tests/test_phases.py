@@ -119,3 +119,10 @@ def test_train_prints_each_event_once_and_list_shows_the_phase(root: Path, capsy
     assert "  PHASE  " in listing[0]
     phase = track(read_log(RunPaths.of("tiny", root).log)).phase()
     assert phase in listing[1]
+
+
+def test_an_excluded_loss_stuck_at_zero_is_not_a_rise() -> None:
+    tracker = PhaseTracker()
+    tracker.feed(rec(0, 1.0, 0.0, 4.0, 0.0))  # memorized; reference; excluded exactly 0 (underflow)
+    assert tracker.feed(rec(10, 1.0, 0.0, 1.0, 0.0)) == []  # 0 >= 2 * 0, but nothing rose
+    assert [e.name for e in tracker.feed(rec(20, 1.0, 0.0, 1.0, 1e-9))] == ["circuit_formation"]
