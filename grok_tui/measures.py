@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from grok_tui.data import Dataset
-from grok_tui.model import SimpleTransformer
+from grok_tui.model import SimpleTransformer, float64_device
 
 # A frequency is "key" when its share of the embedding's Fourier energy (squared norms summed over all
 # non-constant frequencies) is at least KEY_FACTOR times the even share 1/n_freqs (capped at 50%, for
@@ -95,7 +95,7 @@ def frequency_norms(weights: torch.Tensor, basis: FourierBasis) -> torch.Tensor:
 
     Each frequency's norm combines its cosine and sine components over all d rows.
     """
-    coefficients = weights.detach().to(torch.float64) @ basis.matrix.T  # [d, n]: each row in the basis
+    coefficients = weights.detach().to(basis.matrix.device, torch.float64) @ basis.matrix.T  # [d, n]
     energy = (coefficients**2).sum(dim=0)  # [n]
     per_freq = torch.zeros(basis.n_freqs + 1, dtype=torch.float64, device=energy.device)
     per_freq.index_add_(0, basis.freqs, energy)
@@ -206,7 +206,9 @@ class ProgressMeasures:
     """Everything that depends only on the task (basis, frame, index maps), built once per run."""
 
     def __init__(self, p: int, operation: str, data: Dataset):
-        device = data.tokens.device
+        # Everything here is float64 work, on the data's device (the CPU for MPS, which has no float64).
+        device = float64_device(data.tokens.device)
+        data = data.to(device)
         order, self.sign = group_frame(p, operation)
         self.order = torch.from_numpy(order).to(device)  # [n] tokens in group order
         self.basis = fourier_basis(len(order), device)
@@ -230,12 +232,13 @@ class ProgressMeasures:
         labels = self.grid_labels
         n_classes = all_logits.shape[1]
         block = max(1, CLASS_BLOCK_VALUES // (n * n))
-        device = all_logits.device
+        device = self.grid_rows.device
         lse = torch.full((2, n * n), -math.inf, dtype=torch.float64, device=device)  # restricted, excluded
         correct = torch.zeros(2, n * n, dtype=torch.float64, device=device)
         for start in range(0, n_classes, block):
             stop = min(start + block, n_classes)
-            grid = all_logits[self.grid_rows, start:stop].double().reshape(n, n, -1)  # [n, n, classes]
+            block_logits = all_logits[:, start:stop].to(device, torch.float64)
+            grid = block_logits[self.grid_rows].reshape(n, n, -1)  # [n, n, classes]
             key_part = inverse_fourier_2d(key_components(fourier_2d(grid, self.basis), self.basis, keys,
                                                          self.sign), self.basis)
             restricted = key_part + grid.mean(dim=(0, 1))  # plus the per-class mean over all inputs
@@ -250,9 +253,10 @@ class ProgressMeasures:
     def measure(self, model: SimpleTransformer, all_logits: torch.Tensor) -> Measurement:
         """all_logits: [n_pairs, d_vocab], the model's logits for every dataset row (already computed)."""
         with torch.no_grad():
-            embed_norms = frequency_norms(model.W_E[:, self.order], self.basis)  # [n_freqs]
+            order = self.order.to(model.W_E.device)
+            embed_norms = frequency_norms(model.W_E[:, order], self.basis)  # [n_freqs]
             neuron_to_logit = model.W_out.T @ model.W_U  # [d_mlp, d_vocab]: W_L
-            unembed_norms = frequency_norms(neuron_to_logit[:, self.order], self.basis)
+            unembed_norms = frequency_norms(neuron_to_logit[:, order], self.basis)
             keys = key_frequencies(embed_norms)
             restricted, excluded = self.restricted_and_excluded(all_logits, keys)
         return Measurement(

@@ -74,6 +74,16 @@ class SimpleTransformer(nn.Module):
         return x @ self.W_U  # [batch, pos, d_vocab]
 
 
+def float64_device(device: torch.device) -> torch.device:
+    """Where float64 math runs for tensors on `device`: the same device, except Apple's MPS, which has
+    no float64 at all; its (small) float64 work goes to the CPU, and autograd follows the copy."""
+    return torch.device("cpu") if device.type == "mps" else device
+
+
+def to_float64(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.to(float64_device(tensor.device), torch.float64)
+
+
 def cross_entropy_float64(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy with log-softmax in float64.
 
@@ -81,11 +91,11 @@ def cross_entropy_float64(logits: torch.Tensor, labels: torch.Tensor) -> torch.T
     log-probability to exactly 0 once the loss is tiny; the gradient then vanishes unevenly and the
     loss spikes (the paper's code meant float64 here but casts to float32).
     """
-    logprobs = F.log_softmax(logits.to(torch.float64), dim=-1)  # [batch, d_vocab]
-    return -logprobs.gather(-1, labels[:, None]).mean()
+    logprobs = F.log_softmax(to_float64(logits), dim=-1)  # [batch, d_vocab]
+    return -logprobs.gather(-1, labels.to(logprobs.device)[:, None]).mean()
 
 
 def sum_squared_weights(model: nn.Module) -> float:
     """The paper's weight-norm measure: sum of squares of every parameter."""
     with torch.no_grad():
-        return float(sum((param.double() ** 2).sum() for param in model.parameters()))
+        return float(sum((to_float64(param) ** 2).sum() for param in model.parameters()))

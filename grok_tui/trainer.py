@@ -28,7 +28,7 @@ from grok_tui.data import Dataset, make_dataset
 from grok_tui.engine import last_position_logits
 from grok_tui.errors import TrainingError
 from grok_tui.measures import ProgressMeasures
-from grok_tui.model import SimpleTransformer, cross_entropy_float64, sum_squared_weights
+from grok_tui.model import SimpleTransformer, cross_entropy_float64, sum_squared_weights, to_float64
 from grok_tui.phases import Event, PhaseTracker, save_events, track
 from grok_tui.runlog import Record, RunLogWriter, cut_back, read_log
 from grok_tui.runs import RunLock, RunPaths
@@ -100,9 +100,11 @@ def evaluate(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = last
 
 @torch.inference_mode()
 def metrics_of(logits: torch.Tensor, data: Dataset) -> dict[str, float]:
-    logprobs = torch.log_softmax(logits.double(), dim=-1)
+    logprobs = torch.log_softmax(to_float64(logits), dim=-1)
+    # The float64 device (the CPU for MPS, which has no float64) holds the results.
+    data = data.to(logprobs.device)
     losses = -logprobs.gather(-1, data.labels[:, None])[:, 0]  # [n_pairs]
-    correct = (logits.argmax(dim=-1) == data.labels).double()  # [n_pairs]
+    correct = (logits.argmax(dim=-1).to(logprobs.device) == data.labels).double()  # [n_pairs]
     return {
         "train_loss": losses[data.train_idx].mean().item(),
         "test_loss": losses[data.test_idx].mean().item(),

@@ -140,3 +140,12 @@ def test_init_follows_global_torch_seed() -> None:
         torch.manual_seed(11)
         first = torch.randn(128, 114) / math.sqrt(128)
     assert torch.equal(m.W_E, first)
+
+
+def test_float64_work_of_mps_tensors_goes_to_the_cpu() -> None:
+    """Apple's MPS has no float64: the float64 loss, metrics and measures of an MPS run use the CPU."""
+    from grok_tui.model import float64_device
+
+    assert float64_device(torch.device("mps")) == torch.device("cpu")
+    assert float64_device(torch.device("cuda", 1)) == torch.device("cuda", 1)
+    assert float64_device(torch.device("cpu")) == torch.device("cpu")
