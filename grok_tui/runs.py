@@ -131,8 +131,12 @@ class RunLock:
                 except FileNotFoundError:
                     pass
                 continue
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(me)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(me)
+            except OSError as err:  # a full disk: leave no empty lock behind, and name the file
+                self.paths.lock.unlink(missing_ok=True)
+                raise OSError(err.errno, err.strerror, str(self.paths.lock)) from err
             self._held = True
             return self
         raise RunLockedError(f"run {self.paths.tag!r}: could not take the lock {self.paths.lock}")

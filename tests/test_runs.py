@@ -57,3 +57,32 @@ def test_cache_notices_a_trainer_that_died(root: Path) -> None:
         holder.kill()
         holder.wait()
     assert cache.summaries(root)[0].status == "stopped"  # same files, but the lock's process is gone
+
+
+def test_a_lock_that_cannot_be_written_names_the_file_and_leaves_no_lock(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import io
+    import os
+
+    import grok_tui.runs as runs_module
+    from grok_tui.runs import RunLock, RunPaths
+
+    class FullDisk(io.StringIO):
+        def close(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_fdopen = os.fdopen
+
+    def fdopen(fd: int, *args: object, **kwargs: object) -> io.StringIO:
+        os.close(fd)
+        return FullDisk()
+
+    monkeypatch.setattr(runs_module.os, "fdopen", fdopen)
+    paths = RunPaths.of("full", tmp_path)
+    with pytest.raises(OSError) as caught:
+        RunLock(paths).acquire()
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(paths.lock)
+    assert not paths.lock.exists()
+    monkeypatch.setattr(runs_module.os, "fdopen", real_fdopen)
+    RunLock(paths).acquire().release()  # once there is space, the run can be locked again
