@@ -126,7 +126,7 @@ class MeasureLossChart(SeriesChart):
     """Restricted and excluded loss beside train and test loss, on one log axis (the paper's figure 5)."""
 
     def build(self, series: RunSeries, log_x: bool) -> None:
-        self.plt.title("restricted / excluded / train / test loss (log)")
+        self.plt.title("loss (log): restricted, excluded")  # plotext drops a title wider than the chart
         self.epoch_axis_decorations(series, log_x)
         lines: list[tuple[str, Color, str]] = [
             ("restricted_loss", RESTRICTED_COLOR, "restricted"), ("excluded_loss", EXCLUDED_COLOR, "excluded"),
@@ -162,7 +162,7 @@ class FrequencyChart(SeriesChart):
             return
         keys = set(series.key_freqs)
         key_text = " ".join(str(k) for k in series.key_freqs) or "none yet"
-        plt.title(f"W_E by freq, key {key_text}")
+        plt.title(f"W_E: key {key_text}")
         freqs = list(range(1, len(norms) + 1))
         other = [(k, v) for k, v in zip(freqs, norms) if k not in keys and math.isfinite(v)]
         key = [(k, v) for k, v in zip(freqs, norms) if k in keys and math.isfinite(v)]
