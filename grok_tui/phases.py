@@ -2,9 +2,11 @@
 
   memorized          train accuracy first reaches 99%: memorization is done;
   circuit_formation  after memorizing, the restricted loss has fallen to half its level at the first
-                     measurement after memorization while the excluded loss has risen above its level
-                     there: the Fourier circuit now carries the train set (the paper's "circuit
-                     formation"; its start is gradual, so this marks when it is unmistakable);
+                     measurement after memorization, and the excluded loss has doubled from its lowest
+                     level since then (the train loss keeps falling after memorization, and the
+                     excluded loss with it, until the train set starts to rely on the circuit): the
+                     Fourier circuit now carries the train set (the paper's "circuit formation"; its
+                     start is gradual, so this marks when it is unmistakable);
   grokked            test accuracy first reaches 99% (during the paper's "cleanup").
 
 Events are a pure function of the log's records, so the trainer, `grok-tui list` and the TUI all find
