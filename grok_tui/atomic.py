@@ -53,7 +53,7 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as err:  # e.g. a read-only folder: the error names a random temp name, not the file
-        _raise_naming(err, path)
+        raise_naming(err, path)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the mode an open() would
         with os.fdopen(fd, "wb") as handle:
@@ -67,12 +67,12 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
         except OSError:
             pass
         if isinstance(err, OSError):
-            _raise_naming(err, path)
+            raise_naming(err, path)
         raise
     fsync_dir(path.parent)
 
 
-def _raise_naming(err: OSError, path: Path) -> NoReturn:
+def raise_naming(err: OSError, path: Path) -> NoReturn:
     """Raise `err`, or the same error naming `path` when `err` names no file or only a temp file of it.
 
     A full disk fails at write, flush or fsync with an OSError that names no file (ENOSPC comes from the

@@ -13,9 +13,9 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
-from grok_tui.atomic import atomic_open
+from grok_tui.atomic import atomic_open, raise_naming
 
 Record = dict[str, Any]
 
@@ -65,7 +65,7 @@ class RunLogWriter:
             self._file.write(encode_record(record))
             self._file.flush()
         except OSError as err:
-            self._raise_naming(err)
+            raise_naming(err, self.path)  # a full disk's error names no file
 
     def sync(self) -> None:
         """Make the lines written so far durable (called when a checkpoint is written)."""
@@ -73,21 +73,14 @@ class RunLogWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
         except OSError as err:
-            self._raise_naming(err)
+            raise_naming(err, self.path)  # a full disk's error names no file
 
     def close(self) -> None:
         if not self._file.closed:
             try:
                 self._file.close()  # closes the file even when its last flush fails
             except OSError as err:
-                self._raise_naming(err)
-
-    def _raise_naming(self, err: OSError) -> NoReturn:
-        # A full disk fails the flush with an OSError that names no file: raise the same error naming the
-        # log, so that the CLI's one-line error and the TUI's notification say which file was not written.
-        if err.filename is not None or err.errno is None:
-            raise err
-        raise OSError(err.errno, err.strerror, str(self.path)) from err
+                raise_naming(err, self.path)  # a full disk's error names no file
 
     def __enter__(self) -> "RunLogWriter":
         return self

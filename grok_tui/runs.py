@@ -15,6 +15,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from grok_tui.atomic import raise_naming
 from grok_tui.config import TAG_RULE, Config, ConfigError, is_valid_tag
 from grok_tui.errors import RunLockedError
 from grok_tui.phases import GROKKED_ACC, track
@@ -136,7 +137,7 @@ class RunLock:
                     handle.write(me)
             except OSError as err:  # a full disk: leave no empty lock behind, and name the file
                 self.paths.lock.unlink(missing_ok=True)
-                raise OSError(err.errno, err.strerror, str(self.paths.lock)) from err
+                raise_naming(err, self.paths.lock)
             self._held = True
             return self
         raise RunLockedError(f"run {self.paths.tag!r}: could not take the lock {self.paths.lock}")
