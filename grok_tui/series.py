@@ -5,8 +5,9 @@ measures, ...) plus the phase events of grok_tui/phases.py (memorized, circuit f
 the latest Fourier norms of the embedding. The helpers prepare those arrays for a terminal chart:
 `smooth_ema` (TensorBoard's debiased moving average), `log10_safe` and `log_ticks` (we draw log axes
 ourselves, because plotext's log scale is wrong in a live widget), and `downsample_minmax` (a chart a
-few hundred cells wide never needs 50,000 points, but a loss spike must survive). The TUI calls these on its UI thread up to twice
-a second, so everything here is O(new records) per update or vectorized numpy over the visible series.
+few hundred cells wide never needs 50,000 points, but a loss spike must survive). The TUI calls these
+on its UI thread up to twice a second, so everything here is O(new records) per update or vectorized
+numpy over the visible series.
 Headless on purpose: numpy and the standard library only.
 """
 
@@ -68,10 +69,8 @@ class RunSeries:
         self._columns = {key: np.full(cap, np.nan) for key in self.keys}
         self._last: Record | None = None
         self.phases = PhaseTracker()
-        # The embedding's Fourier norms per frequency and the key frequencies, from the latest measured line.
-        self.freq_norms: list[float] | None = None
-        self.key_freqs: list[int] = []
-        self.freq_epoch: int | None = None
+        # The latest line with progress measures (grok_tui/measures.py writes them all on one line).
+        self.measured: Record | None = None
         # Index where elapsed_s last went backwards (rate looks only after it), and of the last NaN elapsed_s.
         self._segment_start = 0
         self._last_elapsed_nan = -1
@@ -92,6 +91,21 @@ class RunSeries:
     @property
     def grokked_epoch(self) -> int | None:
         return self.phases.epoch_of("grokked")
+
+    @property
+    def freq_epoch(self) -> int | None:
+        """Epoch of the latest measurement."""
+        return int(self.measured["epoch"]) if self.measured is not None else None
+
+    @property
+    def freq_norms(self) -> list[float] | None:
+        """The embedding's Fourier norm per frequency at the latest measurement (NaN where not a number)."""
+        return [_number(v) for v in self.measured["embed_freq_norms"]] if self.measured is not None else None
+
+    @property
+    def key_freqs(self) -> list[int]:
+        keys = self.measured.get("key_freqs") if self.measured is not None else None
+        return [k for k in keys if type(k) is int] if isinstance(keys, list) else []
 
     @property
     def capacity(self) -> int:
@@ -166,14 +180,8 @@ class RunSeries:
         # The same detector as the trainer's events.json, fed only the new records: O(new records).
         for record in records:
             self.phases.feed(record)
-        for record in reversed(records):
-            norms = record.get("embed_freq_norms")
-            if isinstance(norms, list):
-                self.freq_norms = [_number(v) for v in norms]
-                keys = record.get("key_freqs")
-                self.key_freqs = [k for k in keys if type(k) is int] if isinstance(keys, list) else []
-                self.freq_epoch = int(record["epoch"])
-                break
+        self.measured = next((r for r in reversed(records) if isinstance(r.get("embed_freq_norms"), list)),
+                             self.measured)
 
     def _update_elapsed_segments(self, start: int, stop: int) -> None:
         # elapsed_s carries across resumes, but a log pieced together from different sessions could

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-import numpy as np
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from grok_tui.config import Config, ConfigError
-from grok_tui.progress import format_duration, format_percent, format_sci
+from grok_tui.progress import finite, format_duration, format_percent, format_sci
 from grok_tui.runlog import RunLogReader
 from grok_tui.runs import RunPaths, lock_owner
 from grok_tui.series import RunSeries
@@ -44,15 +43,14 @@ def phase_lines(series: RunSeries) -> list[str]:
 
 def measure_lines(series: RunSeries) -> list[str]:
     """The latest progress measures, when the run has any."""
-    if series.freq_epoch is None:
+    measured = series.measured
+    if measured is None:
         return []
-    last = {key: series.values(key) for key in ("restricted_loss", "excluded_loss", "gini_embed")}
-    latest = {key: values[np.isfinite(values)][-1] if np.isfinite(values).any() else None
-              for key, values in last.items()}
+    gini_embed = finite(measured.get("gini_embed"))
     keys = " ".join(str(k) for k in series.key_freqs) or "none yet"
     return [f"measures @ {series.freq_epoch:,}",
-            f"restr {format_sci(latest['restricted_loss'])} excl {format_sci(latest['excluded_loss'])}",
-            f"Gini W_E {latest['gini_embed']:.2f}" if latest["gini_embed"] is not None else "Gini W_E -",
+            f"restr {format_sci(measured.get('restricted_loss'))} excl {format_sci(measured.get('excluded_loss'))}",
+            f"Gini W_E {gini_embed:.2f}" if gini_embed is not None else "Gini W_E -",
             f"key freqs {keys}"]
 
 
