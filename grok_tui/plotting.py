@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from grok_tui.atomic import atomic_write_with
 from grok_tui.config import OPERATIONS, Config, ConfigError
 from grok_tui.errors import NoDataError
-from grok_tui.phases import EVENT_LABELS, track
+from grok_tui.phases import EVENT_LABELS, Event, track
 from grok_tui.runlog import Record, read_log
 from grok_tui.runs import RunPaths
 
@@ -50,12 +50,6 @@ def describe(config: Config | None, tag: str) -> str:
     )
 
 
-def _mark_events(ax: Axes, records: list[Record]) -> None:
-    for event in track(records).events:
-        ax.axvline(event.epoch, color=EVENT_COLORS[event.name], linestyle="--", linewidth=1,
-                   label=f"{EVENT_LABELS[event.name]} @ {event.epoch:,}")
-
-
 def _has_display() -> bool:
     return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
@@ -76,14 +70,18 @@ def training_figure(records: list[Record], title: str, log_x: bool = False, figu
         acc_ax.plot(x, 100 * series(records, key), color=color, linewidth=1.2, label=f"{label} accuracy")
     acc_ax.set_ylabel("accuracy (%)")
     acc_ax.set_ylim(-2, 102)
+    events = track(records).events
     for ax in (loss_ax, acc_ax):
-        _epoch_panel(ax, records, x, log_x)
+        _epoch_panel(ax, events, log_x)
     fig.suptitle(title, fontsize=10)
     return fig
 
 
-def _epoch_panel(ax: Axes, records: list[Record], x: np.ndarray, log_x: bool) -> None:
-    _mark_events(ax, records)
+def _epoch_panel(ax: Axes, events: list[Event], log_x: bool) -> None:
+    """A panel over epochs: a dashed line per phase event, axis labels, grid and legend."""
+    for event in events:
+        ax.axvline(event.epoch, color=EVENT_COLORS[event.name], linestyle="--", linewidth=1,
+                   label=f"{EVENT_LABELS[event.name]} @ {event.epoch:,}")
     ax.set_xlabel("epoch + 1 (log scale)" if log_x else "epoch")
     if log_x:
         ax.set_xscale("log")
@@ -128,8 +126,9 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
     norm_ax.plot(*_measured(records, x, "weight_norm"), color="#444444", linewidth=1.2, label="sum of squared weights")
     norm_ax.set_ylabel("sum of squared weights")
     norm_ax.set_title("total weight norm", fontsize=10)
+    events = track(records).events
     for ax in (loss_ax, gini_ax, norm_ax):
-        _epoch_panel(ax, records, x, log_x)
+        _epoch_panel(ax, events, log_x)
 
     norms = np.array([v if isinstance(v, (int, float)) else np.nan for v in norms_record["embed_freq_norms"]])
     keys = [k for k in norms_record.get("key_freqs", []) if isinstance(k, int) and 1 <= k <= len(norms)]

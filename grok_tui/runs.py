@@ -203,7 +203,8 @@ def summarize(paths: RunPaths) -> RunSummary:
     last = records[-1] if records else None
     accs = [r["test_acc"] for r in records if isinstance(r.get("test_acc"), (int, float))]
     best = max(accs) if accs else None
-    grokked = first_epoch_reaching(records, "test_acc")
+    phases = track(records)  # one pass for the grokking epoch and the phase
+    grokked = phases.epoch_of("grokked")
     if lock_owner(paths) is not None:
         status = "running"
     elif config is None:
@@ -217,7 +218,7 @@ def summarize(paths: RunPaths) -> RunSummary:
     else:
         status = "stopped"
     return RunSummary(paths.tag, config, last, best, grokked, status, problem,
-                      track(records).phase(has_data=bool(records)))
+                      phases.phase(has_data=bool(records)))
 
 
 def run_folders(root: Path | str | None = None) -> list[RunPaths]:
