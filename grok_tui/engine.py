@@ -39,10 +39,15 @@ def last_position_logits(model: SimpleTransformer, a: torch.Tensor, b: torch.Ten
     V1 = torch.einsum("hed,td->the", model.W_V, x1)  # [p, head, d_head]
     V2 = torch.einsum("hed,d->he", model.W_V, x2)  # [head, d_head]
 
-    scores = torch.stack([score0[a], score1[b], score2.expand(a.shape[0], -1)], dim=-1)  # [batch, head, 3]
+    # index_select, not table[a]: the backward of advanced indexing (index_put_ with accumulate) adds rows
+    # in an order that depends on thread timing on the CPU, so two runs of one seed drifted apart from the
+    # first step. index_select's backward (index_add_) adds the rows serially: the same bits every time.
+    scores = torch.stack([score0.index_select(0, a), score1.index_select(0, b),
+                          score2.expand(a.shape[0], -1)], dim=-1)  # [batch, head, 3]
     pattern = scores.softmax(dim=-1)[..., None]  # [batch, head, 3, 1]
     # Elementwise products, not batched matmuls: a [head, 3] x [3, d_head] matmul per input is all overhead.
-    z = pattern[:, :, 0] * V0[a] + pattern[:, :, 1] * V1[b] + pattern[:, :, 2] * V2  # [batch, head, d_head]
+    z = (pattern[:, :, 0] * V0.index_select(0, a) + pattern[:, :, 1] * V1.index_select(0, b)
+         + pattern[:, :, 2] * V2)  # [batch, head, d_head]
     attn_out = z.flatten(1) @ model.W_O.T  # [batch, d_model], heads concatenated as in the reference
     resid = x2 + attn_out  # [batch, d_model]
     hidden = F.relu(resid @ model.W_in.T + model.b_in)  # [batch, d_mlp]

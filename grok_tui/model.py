@@ -68,7 +68,8 @@ class SimpleTransformer(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens: [batch, pos] int64 -> logits [batch, pos, d_vocab]."""
         n = tokens.shape[1]
-        x = self.W_E.T[tokens] + self.W_pos[:n]  # [batch, pos, d_model]
+        # F.embedding, not W_E.T[tokens]: its backward adds rows in a fixed order (indexing's does not on a CPU).
+        x = F.embedding(tokens, self.W_E.T) + self.W_pos[:n]  # [batch, pos, d_model]
         x = x + self.attention(x)
         x = x + self.mlp(x)
         return x @ self.W_U  # [batch, pos, d_vocab]

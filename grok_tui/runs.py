@@ -4,6 +4,7 @@
     <root>/logs/<tag>/training_log.jsonl    one JSON line per logged epoch
     <root>/logs/<tag>/training_curves.png   written at the end of a run and by `plot`
     <root>/logs/<tag>/train.lock            present while a trainer owns the run (PID and host inside)
+    <root>/logs/<tag>/sessions.jsonl        one line per training session: where and with what it ran
     <root>/models/<tag>/checkpoint.pth      model, optimizer, scheduler, RNG states, epoch, config
 """
 
@@ -74,6 +75,11 @@ class RunPaths:
     @property
     def lock(self) -> Path:
         return self.log_dir / "train.lock"
+
+    @property
+    def sessions(self) -> Path:
+        """One JSON line per training session (start or resume): its environment (grok_tui/environment.py)."""
+        return self.log_dir / "sessions.jsonl"
 
     def exists(self) -> bool:
         return self.config.exists() or self.log.exists() or self.checkpoint.exists()
