@@ -115,7 +115,8 @@ def metrics_of(logits: torch.Tensor, data: Dataset) -> dict[str, float]:
 
 def _remove_run_files(paths: RunPaths) -> None:
     """--fresh: remove the run's own files (and only those), checkpoint first."""
-    for path in (paths.checkpoint, paths.log, paths.curves_png, paths.measures_png, paths.events, paths.config):
+    for path in (paths.checkpoint, paths.log, paths.curves_png, paths.measures_png, paths.events, paths.sessions,
+                 paths.config):
         path.unlink(missing_ok=True)
 
 
