@@ -16,10 +16,13 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from grok_tui.config import OPERATIONS, PRESETS, Config, ConfigError, is_valid_tag, preset
 from grok_tui.errors import CheckpointError, NoDataError, RunLockedError, TrainingError
+
+if TYPE_CHECKING:
+    from grok_tui.runs import RunPaths
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -66,6 +69,8 @@ CONFIG_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--measure-every", "measure_every", INT,
      "epochs between progress measures (taken on log lines); 0 = off (default 500)"),
     ("--device", "device", str, "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
+    ("--threads", "threads", INT, "torch threads for training; 0 = the machine's cores (default); "
+     "results do not depend on it on the CPU"),
 ]
 
 
@@ -128,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = commands.add_parser("list", help="list the runs under ROOT/logs",
                                description="Every run under ROOT/logs with its progress and status.")
+    runs.add_argument("--long", action="store_true",
+                      help="also each run's last training session: device, threads, versions, host, start")
     _add_root(runs)
     return parser
 
@@ -163,6 +170,7 @@ def _config_names() -> list[str]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from grok_tui.environment import Session
     from grok_tui.progress import ProgressPrinter
     from grok_tui.trainer import train_grokking
 
@@ -191,11 +199,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{end_progress_line}grok-tui: warning: {' '.join(str(message).split())}", file=sys.stderr,
               flush=True)
 
+    def on_session(session: Session) -> None:
+        print(f"grok-tui: {session.summary()}", flush=True)
+        warning = session.warning()
+        if warning:
+            print(f"grok-tui: warning: {warning}", file=sys.stderr, flush=True)
+
     try:
         with warnings.catch_warnings():
             warnings.showwarning = warn
             result = train_grokking(config, resume=not args.fresh, stop_event=stop, on_log=printer,
-                                    root=args.root, on_event=lambda event: printer.event(f"grok-tui: {event.text}"))
+                                    root=args.root, on_event=lambda event: printer.event(f"grok-tui: {event.text}"),
+                                    on_session=on_session)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -230,7 +245,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from grok_tui.progress import format_percent
-    from grok_tui.runs import list_runs
+    from grok_tui.runs import RunPaths, list_runs
 
     summaries = list_runs(args.root)
     if not summaries:
@@ -243,12 +258,27 @@ def cmd_list(args: argparse.Namespace) -> int:
                      format_percent(last.get("train_acc")), format_percent(last.get("test_acc")),
                      format_percent(s.best_test_acc), s.phase, s.status_text))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
+    sessions = [""] + [session_line(RunPaths.of(s.tag, args.root)) for s in summaries] if args.long else [""] * len(rows)
+    for row, session in zip(rows, sessions):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if session:
+            print(f"    {session}")
     for s in summaries:
         if s.problem:
             print(f"warning: {s.tag}: {s.problem}", file=sys.stderr)
     return EXIT_OK
+
+
+def session_line(paths: RunPaths) -> str:
+    """`list --long`: the run's last training session, and whether it ran somewhere new."""
+    from grok_tui.environment import describe, environment_changes, read_sessions
+
+    sessions = read_sessions(paths.sessions)
+    if not sessions:
+        return "last session: not recorded"
+    line = f"last session: {describe(sessions[-1])}"
+    changes = environment_changes(sessions[-2], sessions[-1]) if len(sessions) > 1 else []
+    return line + (f" [environment changed: {'; '.join(changes)}]" if changes else "")
 
 
 # ---------------------------------------------------------------- the TUI

@@ -35,6 +35,7 @@ _DEVICE_RE = re.compile(r"(auto|cpu|mps|cuda(:(0|[1-9][0-9]?))?)")
 MAX_P = 1000
 MAX_WIDTH = 8192
 MAX_EPOCHS = 100_000_000
+MAX_THREADS = 1024
 MAX_SEED = 2**32 - 1  # numpy's legacy RandomState (used for the `rand` table) takes 32-bit seeds
 
 # Fields that define the experiment: changing one of them on resume would splice two different runs.
@@ -76,8 +77,11 @@ class Config:
     # Progress measures (grok_tui/measures.py) go on the first log line at or after each multiple of
     # measure_every; 0 turns them off.
     measure_every: int = 500
-    # run
+    # run settings: may change on resume without changing the experiment
     device: str = "auto"
+    # torch threads for training; 0: torch's default for the process (OMP_NUM_THREADS, else the cores).
+    # On the CPU the results do not depend on it (the engine's sums are fixed-order; tested 1-8 threads).
+    threads: int = 0
 
     # ---- derived values (properties, so they never go stale when a field changes) ----
     @property
@@ -288,6 +292,7 @@ def validate(config: Config) -> list[str]:
     _int_rule(problems, "checkpoint_every", c.checkpoint_every, 1, MAX_EPOCHS)
     _int_rule(problems, "measure_every", c.measure_every, 0, MAX_EPOCHS)
 
+    _int_rule(problems, "threads", c.threads, 0, MAX_THREADS)
     if not isinstance(c.device, str) or not _DEVICE_RE.fullmatch(c.device):
         problems.append(f"device: must be auto, cpu, cuda, cuda:N or mps (got {_show(c.device)})")
     return problems

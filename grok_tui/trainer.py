@@ -26,6 +26,7 @@ from grok_tui.checkpoint import load_checkpoint, restore_rng_states, rng_states,
 from grok_tui.config import Config, ConfigError
 from grok_tui.data import Dataset, make_dataset
 from grok_tui.engine import last_position_logits
+from grok_tui.environment import Session, begin_session, default_threads
 from grok_tui.errors import TrainingError
 from grok_tui.measures import ProgressMeasures
 from grok_tui.model import SimpleTransformer, cross_entropy_float64, sum_squared_weights, to_float64
@@ -149,13 +150,17 @@ def train_grokking(
     *,
     engine: str = "fast",
     on_event: Callable[[Event], None] | None = None,
+    on_session: Callable[[Session], None] | None = None,
 ) -> TrainResult:
     """Train (or continue) the run named by config.tag under `root` (default: the current folder).
 
     resume=True continues from models/<tag>/checkpoint.pth when there is one; resume=False replaces the
     run. Returns when num_epochs are done or `stop_event` is set (checked after every epoch).
     engine="reference" runs the readable model on all positions instead of the exact fast path.
-    `on_event` is called once for each phase event (grok_tui/phases.py) when it happens.
+    `on_event` is called once for each phase event (grok_tui/phases.py) when it happens; `on_session`
+    once before the first epoch, with the session's environment as recorded in logs/<tag>/sessions.jsonl.
+    Training uses config.threads torch threads (0: the process's default), set on the calling thread
+    and restored when this returns.
     """
     if engine not in ENGINES:
         raise ConfigError([f"engine: must be one of {', '.join(ENGINES)} (got {engine!r})"])
@@ -174,8 +179,33 @@ def train_grokking(
             raise ConfigError([f"num_epochs: must be at least the checkpoint's epoch {start_epoch} "
                                f"to resume run {config.tag!r} (got {config.num_epochs})"])
         config.save(paths.config)
-        return TrainingLoop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine],
-                            on_event).run()
+        threads = config.threads or default_threads()
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            if device.type == "cuda":
+                use_deterministic_cuda()
+            session = begin_session(paths.sessions, start_epoch, device, threads)
+            if on_session is not None:
+                on_session(session)
+            return TrainingLoop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine],
+                                on_event).run()
+        finally:
+            torch.set_num_threads(previous_threads)
+
+
+def use_deterministic_cuda() -> None:
+    """Deterministic kernels on CUDA (index_add_, the loss's gather backward, cuBLAS).
+
+    cuBLAS needs a fixed workspace for that, chosen by an environment variable read when torch first
+    creates a cuBLAS handle: set here, before the run's first CUDA operation, unless the user chose one.
+    warn_only: an op without a deterministic CUDA kernel warns once instead of failing the run; the
+    session record then still says deterministic (torch's flag), so the README lists this caveat.
+    """
+    import os
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 class TrainingLoop:
