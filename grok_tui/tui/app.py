@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from grok_tui.config import Config, ConfigError
+from grok_tui.environment import Session, default_threads
 from grok_tui.runs import RunPaths
 from grok_tui.trainer import TrainResult, resolve_device, train_grokking
 from grok_tui.tui.form import FormScreen, unique_tag
@@ -177,17 +178,26 @@ class GrokApp(App[int]):
         self.errors.pop(config.tag, None)
         self.training = Training(config, threading.Event(), device)
         self.refresh_bindings()
+        resuming = resume and RunPaths(self.root, config.tag).checkpoint.exists()  # before the trainer writes
         self.training.worker = self._train(config, resume, self.training.stop, self.training.finished)
         self.open_run(config.tag)
-        self.notify(f"{'resuming' if resume else 'training'} {config.tag!r} on {device}")
+        threads = config.threads or default_threads()
+        self.notify(f"{'resuming' if resuming else 'starting'} {config.tag!r} on {device}, "
+                    f"{threads} thread{'s' if threads != 1 else ''}")
 
     @work(thread=True, exit_on_error=False, name="trainer", group="trainer")
     def _train(self, config: Config, resume: bool, stop: threading.Event, finished: threading.Event) -> TrainResult:
         try:
             return run_in_fresh_thread(lambda: train_grokking(config, resume=resume, stop_event=stop,
-                                                              root=self.root))
+                                                              root=self.root, on_session=self._on_session))
         finally:
             finished.set()
+
+    def _on_session(self, session: Session) -> None:
+        """On the trainer's thread, as a session starts: say where it runs, and warn of a new environment."""
+        warning = session.warning()
+        if warning:
+            self.call_from_thread(self.notify, warning, severity="warning", timeout=15)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "trainer" or event.state not in (

@@ -26,6 +26,7 @@ from grok_tui.runs import RunPaths
 FIELDS: list[tuple[str, str, str]] = [
     ("run", "tag", "tag"),
     ("run", "device", "device"),
+    ("run", "threads", "threads"),
     ("task", "p", "p (prime)"),
     ("task", "operation", "operation"),
     ("task", "frac_train", "train fraction"),
@@ -43,7 +44,7 @@ FIELDS: list[tuple[str, str, str]] = [
     ("schedule", "checkpoint_every", "checkpoint every"),
     ("schedule", "measure_every", "measure every"),
 ]
-INT_FIELDS = {"p", "seed", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs", "log_every",
+INT_FIELDS = {"threads", "p", "seed", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs", "log_every",
               "checkpoint_every", "measure_every"}
 FLOAT_FIELDS = {"frac_train", "lr", "weight_decay", "beta1", "beta2"}
 DEVICE_CHOICES = ["auto", "cpu", "cuda", "mps"]
@@ -63,8 +64,8 @@ def field_text(config: Config, name: str) -> str:
     if name == "beta2":
         return f"{config.betas[1]:g}"
     value = getattr(config, name)
-    if value is None:
-        return ""
+    if value is None or (name == "threads" and value == 0):
+        return ""  # blank: the default (4 x d_model; every core)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -76,6 +77,8 @@ def parse_form(texts: dict[str, str]) -> tuple[Config | None, dict[str, str]]:
         text = text.strip()
         if name == "d_mlp" and text == "":
             values[name] = None  # blank: 4 * d_model
+        elif name == "threads" and text == "":
+            values[name] = 0  # blank: torch's default, every core
         elif name in INT_FIELDS:
             try:
                 values[name] = int(text)
@@ -154,7 +157,8 @@ class FormScreen(Screen[None]):
             choices = DEVICE_CHOICES + ([text] if text not in DEVICE_CHOICES else [])
             return Select([(d, d) for d in choices], value=text, allow_blank=False, id=f"in-{name}",
                           classes="field-input", compact=True)
-        placeholder = f"4 x d_model = {4 * self.initial.d_model}" if name == "d_mlp" else ""
+        placeholders = {"d_mlp": f"4 x d_model = {4 * self.initial.d_model}", "threads": "all cores"}
+        placeholder = placeholders.get(name, "")
         return Input(text, placeholder=placeholder, id=f"in-{name}", classes="field-input", compact=True)
 
     def on_mount(self) -> None:
@@ -181,7 +185,7 @@ class FormScreen(Screen[None]):
             return
         chosen = preset(str(event.value), tag=self.texts()["tag"], device=self.texts()["device"] or "auto")
         for _, name, _ in FIELDS:
-            if name not in ("tag", "device"):
+            if name not in ("tag", "device", "threads"):
                 self.set_field(name, chosen)
 
     @on(Input.Changed)

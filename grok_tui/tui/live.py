@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from grok_tui.config import Config, ConfigError
+from grok_tui.environment import environment_changes, read_sessions
 from grok_tui.progress import finite, format_duration, format_percent, format_sci
 from grok_tui.runlog import RunLogReader
 from grok_tui.runs import RunPaths, lock_owner
@@ -54,6 +55,25 @@ def measure_lines(series: RunSeries) -> list[str]:
             f"key freqs {keys}"]
 
 
+def session_status_lines(sessions: list[dict[str, object]]) -> list[str]:
+    """'device   cpu, 2 threads', and a warning line when the last session ran in a new environment."""
+    if not sessions:
+        return []
+    last = sessions[-1]
+    threads = last.get("threads")
+    lines = [f"device   {escape(_short(last.get('device')))}"
+             + (f", {threads} thread{'s' if threads != 1 else ''}" if isinstance(threads, int) else "")]
+    changes = environment_changes(sessions[-2], last) if len(sessions) > 1 else []
+    if changes:
+        lines.append(f"[yellow]env changed: {escape(_short('; '.join(changes), 80))}[/yellow]")
+    return lines
+
+
+def _short(value: object, limit: int = 24) -> str:
+    text = "".join(ch for ch in str(value) if ch.isprintable())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class StatusPanel(Static):
     """Tag, device, epoch/total, speed, ETA, latest numbers, last checkpoint and phase."""
 
@@ -80,6 +100,8 @@ class LiveScreen(Screen[None]):
         self.config: Config | None = None
         self._checkpoint_mtime: float | None = None
         self.checkpoint_epoch: int | None = None
+        self._sessions_stat: tuple[float, int] | None = None
+        self.session_lines: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="live-body"):
@@ -126,6 +148,22 @@ class LiveScreen(Screen[None]):
         except CheckpointError:
             self.checkpoint_epoch = None
 
+    def _update_session(self) -> None:
+        """The device and threads of the run's last training session (sessions.jsonl), when it changed.
+
+        From the file, not from the app: a run watched from another terminal, or finished, shows the
+        device it really used ('cpu', not the config's 'auto').
+        """
+        try:
+            stat = self.paths.sessions.stat()
+            key: tuple[float, int] | None = (stat.st_mtime, stat.st_size)
+        except OSError:
+            key = None
+        if key == self._sessions_stat:
+            return
+        self._sessions_stat = key
+        self.session_lines = session_status_lines(read_sessions(self.paths.sessions)) if key else []
+
     def poll(self) -> None:
         """Read what the log gained since the last call; redraw only if something changed."""
         update = self.reader.poll(max_bytes=UI_CHUNK)
@@ -137,6 +175,7 @@ class LiveScreen(Screen[None]):
             # A resume (which may raise num_epochs) rewrites config.json and cuts the log back: a reset.
             self._load_config()
         self._update_checkpoint_epoch()
+        self._update_session()
         if changed:
             self.redraw()
         self.update_status()
@@ -175,7 +214,7 @@ class LiveScreen(Screen[None]):
         lines = [
             f"[b]{self.paths.tag}[/b]  {'(watching)' if self.read_only else ''}",
             f"state    {state}",
-            f"device   {self.app_device() or (config.device if config else '?')}",
+            *(self.session_lines or [f"device   {self.app_device() or (config.device if config else '?')}"]),
             f"epoch    {epoch:,}/{total:,}" if total else f"epoch    {epoch:,}",
             f"speed    {speed:,.1f} ep/s  ETA {eta}" if speed else f"speed    --  ETA {eta}",
             "",
