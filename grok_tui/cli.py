@@ -22,7 +22,7 @@ from grok_tui.config import OPERATIONS, PRESETS, Config, ConfigError, is_valid_t
 from grok_tui.errors import CheckpointError, NoDataError, RunLockedError, TrainingError
 
 if TYPE_CHECKING:
-    from grok_tui.runs import RunPaths
+    from grok_tui.runs import RunPaths, RunSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -244,19 +244,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from grok_tui.progress import format_percent
     from grok_tui.runs import RunPaths, list_runs
 
     summaries = list_runs(args.root)
     if not summaries:
         print(f"no runs under {Path(args.root).resolve() / 'logs'}")
         return EXIT_OK
-    rows = [("TAG", "P", "OP", "EPOCH", "TRAIN ACC", "TEST ACC", "BEST TEST", "PHASE", "STATUS")]
-    for s in summaries:
-        config, last = s.config, s.last or {}
-        rows.append((s.tag, str(config.p) if config else "?", config.operation if config else "?", s.epoch_text,
-                     format_percent(last.get("train_acc")), format_percent(last.get("test_acc")),
-                     format_percent(s.best_test_acc), s.phase, s.status_text))
+    rows = list_table(summaries)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     sessions = [""] + [session_line(RunPaths.of(s.tag, args.root)) for s in summaries] if args.long else [""] * len(rows)
     for row, session in zip(rows, sessions):
@@ -267,6 +261,25 @@ def cmd_list(args: argparse.Namespace) -> int:
         if s.problem:
             print(f"warning: {s.tag}: {s.problem}", file=sys.stderr)
     return EXIT_OK
+
+
+def list_table(summaries: list[RunSummary]) -> list[tuple[str, ...]]:
+    """`list`'s header and rows: a column for each config field that differs between the runs, and only those."""
+    from grok_tui.groups import differing_fields, format_value
+    from grok_tui.progress import format_percent
+
+    fields = differing_fields([s.config for s in summaries])
+    rows: list[tuple[str, ...]] = [("TAG", *(name.upper() for name in fields), "STARTED", "EPOCH", "MEMORIZED",
+                                    "GROKKED", "TEST ACC", "PHASE", "STATUS")]
+    for s in summaries:
+        rows.append((s.tag, *(format_value(s.config, name) for name in fields), s.started or "-", s.epoch_text,
+                     _epoch_cell(s.memorized_epoch), _epoch_cell(s.grokked_epoch), format_percent(s.final_test_acc),
+                     s.phase, s.status_text))
+    return rows
+
+
+def _epoch_cell(epoch: int | None) -> str:
+    return f"{epoch:,}" if epoch is not None else "-"
 
 
 def session_line(paths: RunPaths) -> str:

@@ -14,6 +14,7 @@ import json
 import os
 import socket
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from grok_tui.atomic import raise_naming
@@ -181,9 +182,12 @@ class RunSummary:
     last: Record | None
     best_test_acc: float | None
     grokked_epoch: int | None
-    status: str  # running / stopped / finished / grokked / new / broken
+    status: str  # running / stopped (before num_epochs, grokked or not) / finished / new / broken
     problem: str = ""
     phase: str = "no data yet"  # grok_tui/phases.py: memorizing / memorized / circuit formation / grokked
+    memorized_epoch: int | None = None
+    circuit_epoch: int | None = None
+    started: str | None = None  # UTC date and time of the first training session, "2026-12-03 15:40"
 
     @property
     def epoch_text(self) -> str:
@@ -193,9 +197,36 @@ class RunSummary:
 
     @property
     def status_text(self) -> str:
-        if self.status == "grokked" and self.grokked_epoch is not None:
-            return f"grokked@{self.grokked_epoch:,}"
         return self.status
+
+    @property
+    def final_test_acc(self) -> float | None:
+        value = self.last.get("test_acc") if self.last else None
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+SESSION_HEAD = 64 * 1024  # bytes of sessions.jsonl read for the start date: its first line only
+
+
+def started_at(paths: RunPaths) -> str | None:
+    """When the run first trained: the first line of sessions.jsonl, else config.json's modification time.
+
+    The file is read as hostile input: only its head, and anything unexpected is "unknown" (None).
+    """
+    try:
+        with open(paths.sessions, "rb") as handle:
+            first = handle.read(SESSION_HEAD).split(b"\n", 1)[0]
+        stamp = json.loads(first).get("time")
+        if isinstance(stamp, str):
+            when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")
+            return when.strftime("%Y-%m-%d %H:%M")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        pass
+    try:
+        mtime = paths.config.stat().st_mtime
+    except OSError:
+        return None
+    return datetime.fromtimestamp(mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 def summarize(paths: RunPaths) -> RunSummary:
@@ -209,7 +240,7 @@ def summarize(paths: RunPaths) -> RunSummary:
     last = records[-1] if records else None
     accs = [r["test_acc"] for r in records if isinstance(r.get("test_acc"), (int, float))]
     best = max(accs) if accs else None
-    phases = track(records)  # one pass for the grokking epoch and the phase
+    phases = track(records)  # one pass for the phase epochs and the phase
     grokked = phases.epoch_of("grokked")
     if lock_owner(paths) is not None:
         status = "running"
@@ -217,14 +248,13 @@ def summarize(paths: RunPaths) -> RunSummary:
         status = "broken"
     elif last is None:
         status = "new"
-    elif grokked is not None:
-        status = "grokked"
     elif last["epoch"] >= config.num_epochs:
         status = "finished"
     else:
-        status = "stopped"
+        status = "stopped"  # even when it grokked: it has not run its schedule
     return RunSummary(paths.tag, config, last, best, grokked, status, problem,
-                      phases.phase(has_data=bool(records)))
+                      phases.phase(has_data=bool(records)), phases.epoch_of("memorized"),
+                      phases.epoch_of("circuit_formation"), started_at(paths))
 
 
 def run_folders(root: Path | str | None = None) -> list[RunPaths]:

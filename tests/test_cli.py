@@ -351,20 +351,23 @@ def test_list_shows_every_run(t1: T1, tmp_path: Path) -> None:
     result = cli("list", "--root", str(root), cwd=root)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    header = lines[0].split()
-    for word in ("TAG", "P", "OP", "EPOCH", "STATUS"):
+    # Columns are padded to the widest cell: cut every line at the header's column starts.
+    starts = [m.start() for m in re.finditer(r"(?:^|(?<=  ))\S", lines[0])]
+    header = [lines[0][a:b].strip() for a, b in zip(starts, [*starts[1:], None])]
+    rows = {cells["TAG"]: cells for cells in
+            ({name: line[a:b].strip() for name, a, b in zip(header, starts, [*starts[1:], None])}
+             for line in lines[1:])}
+    # Only the config fields that differ between the runs get a column (half: num_epochs; newrun: p, ...).
+    assert {"P", "NUM_EPOCHS"} <= set(header) and "OP" not in header and "D_MODEL" not in header, lines[0]
+    for word in ("TAG", "STARTED", "EPOCH", "MEMORIZED", "GROKKED", "TEST ACC", "STATUS"):
         assert word in header, lines[0]
-    rows = {cells[0]: cells for cells in (line.split() for line in lines[1:])}
     assert sorted(rows) == ["half", "newrun", "t1"], result.stdout
-    status_word = re.compile(r"(finished|stopped|grokked|new)\b")
-    for cells in rows.values():
-        assert status_word.match(cells[-1]), cells
-    assert rows["t1"][1:4] == ["11", "add", "100/100"]
-    assert re.match(r"(finished|grokked@)", rows["t1"][-1]), rows["t1"]
-    assert rows["half"][3] == "100/200"
-    assert re.match(r"(stopped|grokked@)", rows["half"][-1]), rows["half"]
-    assert rows["newrun"][1:4] == ["13", "add", "0/50"]
-    assert rows["newrun"][-1] == "new"
+    assert (rows["t1"]["P"], rows["t1"]["NUM_EPOCHS"], rows["t1"]["EPOCH"]) == ("11", "100", "100/100")
+    assert rows["t1"]["STATUS"] == "finished" and rows["half"]["STATUS"] == "stopped"  # half: 100 of 200
+    assert rows["half"]["EPOCH"] == "100/200" and rows["half"]["GROKKED"] == rows["t1"]["GROKKED"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows["t1"]["STARTED"]), rows["t1"]
+    assert (rows["newrun"]["P"], rows["newrun"]["EPOCH"], rows["newrun"]["STATUS"]) == ("13", "0/50", "new")
+    assert rows["newrun"]["GROKKED"] == "-" and rows["newrun"]["TEST ACC"] == "-"
 
 
 def test_list_of_an_empty_root(request: pytest.FixtureRequest, prefetched: dict[str, Prefetched]) -> None:

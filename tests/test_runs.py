@@ -41,7 +41,7 @@ def test_cache_rereads_only_changed_runs(root: Path, monkeypatch: pytest.MonkeyP
                       "lr": 1e-3, "weight_norm": 1.0, "elapsed_s": 0.0})
     summaries = cache.summaries(root)
     assert calls == ["a", "b", "b"]
-    assert summaries[1].status == "grokked" and summaries[1].epoch_text == "100/100"
+    assert summaries[1].status == "finished" and summaries[1].grokked_epoch == 100 and summaries[1].epoch_text == "100/100"
     assert [(s.tag, s.status, s.best_test_acc) for s in summaries] == \
         [(s.tag, s.status, s.best_test_acc) for s in list_runs(root)]
 
