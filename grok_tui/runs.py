@@ -10,16 +10,20 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import socket
+import stat
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from grok_tui.atomic import raise_naming
+from grok_tui.atomic import kind_of, raise_naming
 from grok_tui.config import TAG_RULE, Config, ConfigError, is_valid_tag
-from grok_tui.errors import RunLockedError
+from grok_tui.errors import RunLockedError, UnsafeTargetError
 from grok_tui.phases import GROKKED_ACC, track
 from grok_tui.runlog import Record, read_log
 
@@ -87,75 +91,160 @@ class RunPaths:
 
 
 # ---------------------------------------------------------------- the lock
+#
+# The lock is the kernel's: fcntl.flock on logs/<tag>/train.lock, held by the trainer's open file and
+# dropped by the kernel when that process ends in any way (kill -9 included), so staleness needs no
+# guessing from PIDs. The file holds the holder's PID and host only for the message. The holder removes the
+# file when it releases the lock, while it still holds it; a process that locked a file that was removed (or
+# replaced) meanwhile sees that the path no longer names its file and starts over, so two processes can
+# never both hold the lock of the path.
+
+LOCK_OWNER_MAX = 4096  # bytes of a lock file read for its PID and host: the file is untrusted input
+PID_MAX = 2**31 - 1
+LOCK_RETRY_S = 0.3  # how long acquire() retries a held lock: a reader's probe holds it for microseconds
 
 
-def _pid_alive(pid: int) -> bool:
+def _read_owner(fd: int) -> dict[str, object]:
+    """{pid, host} from a lock file's text; "?" for anything missing or not plausible (never raises)."""
+    pid: object = "?"
+    host: object = "?"
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        owner = json.loads(os.pread(fd, LOCK_OWNER_MAX, 0))
+    except (OSError, ValueError, RecursionError):  # ValueError: bad JSON or UTF-8, an int past str()'s limit
+        owner = None
+    if isinstance(owner, dict):
+        value = owner.get("pid")
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= PID_MAX:
+            pid = value
+        value = owner.get("host")
+        if isinstance(value, str) and 0 < len(value) <= 255 and value.isprintable():
+            host = value
+    return {"pid": pid, "host": host}
+
+
+def _open_lock_file(path: Path, flags: int) -> int:
+    """An fd of the lock file (never through a symlink, never a FIFO that would block); UnsafeTargetError
+    for anything but a regular file."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        if err.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):  # a symlink, a folder, a FIFO with no reader
+            try:
+                kind = kind_of(os.lstat(path).st_mode)
+            except OSError:
+                kind = "not a regular file"
+            raise UnsafeTargetError(path, f"the run's lock file is {kind}, not a regular file; remove it, then "
+                                          "run again") from None
+        raise
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise UnsafeTargetError(path, f"the run's lock file is {kind_of(mode)}, not a regular file; remove it, "
+                                      "then run again")
+    return fd
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether `path` still names the file open as `fd` (the holder removes it when it lets go)."""
+    try:
+        named = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
         return False
-    except PermissionError:
-        return True  # exists, owned by someone else
+    mine = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _try_flock(fd: int, operation: int) -> bool:
+    try:
+        fcntl.flock(fd, operation | fcntl.LOCK_NB)
+    except OSError as err:
+        if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
     return True
 
 
 def lock_owner(paths: RunPaths) -> dict[str, object] | None:
-    """The live owner of the run's lock ({pid, host}), or None when unlocked or the lock is stale."""
+    """The owner of the run's lock ({pid, host}; "?" where the file does not say), or None when no process
+    holds it. Asks the kernel (a shared, non-blocking flock for an instant), never guesses from the PID."""
     try:
-        owner = json.loads(paths.lock.read_text(encoding="utf-8"))
-        pid, host = int(owner["pid"]), str(owner["host"])
-    except FileNotFoundError:
+        fd = _open_lock_file(paths.lock, os.O_RDONLY)
+    except OSError:  # missing, unreadable, not a regular file: nobody can hold it
         return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # unreadable or half-written: its writer died before finishing it
-    if host == socket.gethostname() and not _pid_alive(pid):
-        return None
-    return {"pid": pid, "host": host}
+    try:
+        if _try_flock(fd, fcntl.LOCK_SH):
+            return None  # nobody holds it: a file left behind by a process that is gone
+        return _read_owner(fd)
+    finally:
+        os.close(fd)  # closing drops our probe's shared lock
+
+
+def _write_owner(fd: int, text: bytes) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, text, 0)
+    os.fsync(fd)
+
+
+def held_message(paths: RunPaths, owner: dict[str, object]) -> str:
+    pid, host = owner.get("pid", "?"), owner.get("host", "?")
+    who = f"PID {pid}" if pid != "?" else "a process that has not written its PID"
+    where = "" if host in (socket.gethostname(), "?") else f" on {host}"
+    return (f"run {paths.tag!r} is being trained by {who}{where} (lock file {paths.lock}); to train it here, "
+            f"stop that process first (`fuser -v {paths.lock}` names the process holding the lock; a lock file "
+            "whose process has ended never blocks a run, so there is nothing to delete)")
 
 
 class RunLock:
-    """An exclusive claim on a run folder, held by one trainer; a lock left by a dead process is taken over."""
+    """An exclusive claim on a run folder, held by one trainer: a kernel lock (flock) on logs/<tag>/train.lock
+    that ends with the process holding it, however it ends."""
 
     def __init__(self, paths: RunPaths):
         self.paths = paths
-        self._held = False
+        self._fd: int | None = None
 
     def acquire(self) -> "RunLock":
-        self.paths.log_dir.mkdir(parents=True, exist_ok=True)
-        me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
-        for _ in range(3):
+        if self._fd is not None:
+            raise RuntimeError("this RunLock is already held")
+        lock = self.paths.lock
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode("utf-8")
+        deadline = time.monotonic() + LOCK_RETRY_S
+        while True:
+            fd = _open_lock_file(lock, os.O_RDWR | os.O_CREAT)
             try:
-                fd = os.open(self.paths.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = lock_owner(self.paths)
-                if owner is not None:
-                    where = "" if owner["host"] == socket.gethostname() else f" on {owner['host']}"
-                    raise RunLockedError(
-                        f"run {self.paths.tag!r} is being trained by PID {owner['pid']}{where} "
-                        f"(lock file {self.paths.lock})"
-                    ) from None
-                try:
-                    self.paths.lock.unlink()  # stale: its process is gone
-                except FileNotFoundError:
-                    pass
-                continue
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(me)
-            except OSError as err:  # a full disk: leave no empty lock behind, and name the file
-                self.paths.lock.unlink(missing_ok=True)
-                raise_naming(err, self.paths.lock)
-            self._held = True
-            return self
-        raise RunLockedError(f"run {self.paths.tag!r}: could not take the lock {self.paths.lock}")
+                locked = _try_flock(fd, fcntl.LOCK_EX)
+                if locked and _same_file(fd, lock):
+                    try:
+                        _write_owner(fd, me)
+                    except OSError as err:  # a full disk: leave no empty lock behind, and name the file
+                        lock.unlink(missing_ok=True)  # ours: we hold its lock and the path names our file
+                        raise_naming(err, lock)
+                    self._fd, fd = fd, -1
+                    return self
+                if time.monotonic() >= deadline + (0 if not locked else 10):
+                    raise RunLockedError(held_message(self.paths, _read_owner(fd)))
+            finally:
+                if fd >= 0:
+                    os.close(fd)
+            if not locked:  # held: by a reader's probe for an instant, or by a holder that may be letting go
+                time.sleep(0.01)
+            # locked but the path names another file now: its holder removed it after we opened it; again
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
 
     def release(self) -> None:
-        if self._held:
-            self._held = False
-            try:
-                self.paths.lock.unlink()
-            except FileNotFoundError:
-                pass
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            if _same_file(fd, self.paths.lock):  # never remove a lock file that is not the one we hold
+                os.unlink(self.paths.lock)
+        except OSError:
+            pass  # a file left behind holds no lock: the next trainer takes it over
+        finally:
+            os.close(fd)  # the kernel drops the lock here
 
     def __enter__(self) -> "RunLock":
         return self.acquire()

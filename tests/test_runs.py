@@ -48,8 +48,11 @@ def test_cache_rereads_only_changed_runs(root: Path, monkeypatch: pytest.MonkeyP
 
 def test_cache_notices_a_trainer_that_died(root: Path) -> None:
     paths = _write_run(root, "a", [0, 10])
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    paths.lock.write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname()}))
+    # A real holder: the lock is the kernel's (flock), so a file naming a live PID alone locks nothing.
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from grok_tui.runs import RunLock, RunPaths; "
+                               "RunLock(RunPaths.of('a', sys.argv[1])).acquire(); print('held', flush=True); "
+                               "time.sleep(60)", str(root)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
     cache = RunSummaryCache()
     try:
         assert cache.summaries(root)[0].status == "running"
@@ -59,30 +62,4 @@ def test_cache_notices_a_trainer_that_died(root: Path) -> None:
     assert cache.summaries(root)[0].status == "stopped"  # same files, but the lock's process is gone
 
 
-def test_a_lock_that_cannot_be_written_names_the_file_and_leaves_no_lock(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import errno
-    import io
-    import os
-
-    import grok_tui.runs as runs_module
-    from grok_tui.runs import RunLock, RunPaths
-
-    class FullDisk(io.StringIO):
-        def close(self) -> None:
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    real_fdopen = os.fdopen
-
-    def fdopen(fd: int, *args: object, **kwargs: object) -> io.StringIO:
-        os.close(fd)
-        return FullDisk()
-
-    monkeypatch.setattr(runs_module.os, "fdopen", fdopen)
-    paths = RunPaths.of("full", tmp_path)
-    with pytest.raises(OSError) as caught:
-        RunLock(paths).acquire()
-    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(paths.lock)
-    assert not paths.lock.exists()
-    monkeypatch.setattr(runs_module.os, "fdopen", real_fdopen)
-    RunLock(paths).acquire().release()  # once there is space, the run can be locked again
+# The run lock's own tests (the race, kill -9, hostile contents, a full disk) are in test_reliability_lock.py.

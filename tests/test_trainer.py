@@ -143,11 +143,12 @@ def test_fresh_replaces_the_run(root: Path) -> None:
 def test_second_trainer_on_same_tag_is_refused_with_pid(root: Path) -> None:
     paths = RunPaths.of("tiny", root)
     paths.log_dir.mkdir(parents=True)
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # A real holder: the lock is the kernel's (flock), so a file naming a live PID alone locks nothing.
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from grok_tui.runs import RunLock, RunPaths; "
+                               "RunLock(RunPaths.of('tiny', sys.argv[1])).acquire(); print('held', flush=True); "
+                               "time.sleep(60)", str(root)], stdout=subprocess.PIPE, text=True)
     try:
-        import socket
-
-        paths.lock.write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname()}))
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         with pytest.raises(RunLockedError, match=f"PID {holder.pid}"):
             train_grokking(tiny_config(num_epochs=5), root=root)
         assert not paths.log.exists()
