@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
-from grok_tui.atomic import atomic_open, raise_naming
+from grok_tui.atomic import atomic_open, check_target, kind_of, raise_naming
+from grok_tui.errors import UnsafeTargetError
 
 Record = dict[str, Any]
 
@@ -38,18 +40,75 @@ def encode_record(record: Record) -> str:
     return json.dumps({k: _json_safe(v) for k, v in record.items()}, separators=(",", ":")) + "\n"
 
 
+# The shape of a record, checked on every line read, so that no reader (`list`, `plot`, `watch`, the TUI,
+# the trainer's resume, the phase events) ever meets a value it cannot use: a line that breaks any rule is
+# skipped and counted, never passed on. Keys not named here are passed on unchecked; no reader uses them.
+EPOCH_MAX = 2**53  # every epoch is exact as a float too (charts and numpy hold epochs as floats)
+NUMBER_KEYS = tuple(key for key in CORE_KEYS if key != "epoch") + (
+    "restricted_loss", "excluded_loss", "gini_embed", "gini_unembed")  # a number or null
+LIST_MAX = 100_000  # entries of key_freqs / embed_freq_norms at most (p <= 1000 gives 499)
+_FLOAT_MAX = 1.7976931348623157e308
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number a reader can turn into a float (an int of 4,000 digits cannot: OverflowError)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -_FLOAT_MAX <= value <= _FLOAT_MAX
+    return isinstance(value, float)  # NaN and inf included: readers treat them as missing
+
+
+def _well_formed(record: dict[Any, Any]) -> bool:
+    epoch = record.get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= EPOCH_MAX:
+        return False
+    for key in NUMBER_KEYS:
+        value = record.get(key)
+        if value is not None and not _is_number(value):
+            return False
+    freqs = record.get("key_freqs")
+    if freqs is not None and not (isinstance(freqs, list) and len(freqs) <= LIST_MAX and all(
+            isinstance(k, int) and not isinstance(k, bool) and 0 <= k <= LIST_MAX for k in freqs)):
+        return False
+    norms = record.get("embed_freq_norms")
+    return norms is None or (isinstance(norms, list) and len(norms) <= LIST_MAX and all(
+        v is None or _is_number(v) for v in norms))
+
+
 def parse_record(line: bytes) -> Record | None:
-    """A record from one line, or None when the line is not a JSON object with an integer epoch."""
+    """A record from one line, or None when the line is not a JSON object of the record's shape: an
+    integer epoch in [0, 2**53], numbers (or null) where numbers go, lists of them where lists go.
+
+    Never raises: bad JSON or UTF-8, an integer past Python's 4,300-digit limit (ValueError), nesting so
+    deep the parser recurses out (200,000 '[': RecursionError) are all None.
+    """
     try:
         record = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    if not isinstance(record, dict):
-        return None
-    epoch = record.get("epoch")
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+    if not isinstance(record, dict) or not _well_formed(record):
         return None
     return record
+
+
+def open_log(path: Path) -> BinaryIO | None:
+    """The log opened for reading, or None when there is none. Anything but a regular file (a folder, a
+    FIFO, a device) raises NotRegularFile instead of blocking (opening a FIFO waits for a writer) or
+    reading forever (/dev/zero)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise NotRegularFile(path, f"is {kind_of(mode)}, not a log file; it was not read")
+    return os.fdopen(fd, "rb")
+
+
+class NotRegularFile(UnsafeTargetError):
+    """A log path that holds something other than a regular file."""
 
 
 class RunLogWriter:
@@ -58,7 +117,8 @@ class RunLogWriter:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: TextIO = open(self.path, "a", encoding="utf-8")
+        # A regular file, or a symlink to one (appended through); anything else is refused (atomic.py).
+        self._file: TextIO = open(check_target(self.path), "a", encoding="utf-8")
 
     def write(self, record: Record) -> None:
         try:
@@ -108,12 +168,14 @@ class RunLogReader:
     """Reads a growing JSONL log incrementally by byte offset.
 
     `poll()` returns the complete records added since the last call. A partial last line is kept until
-    its newline arrives. Lines that are not records are skipped and counted in `skipped`.
+    its newline arrives. Lines that are not records are skipped and counted in `skipped`. A path that is
+    not a regular file (a folder, a FIFO) reads as no records, with the reason in `problem`.
     """
 
     path: Path
     offset: int = 0
     skipped: int = 0
+    problem: str = ""
     _partial: bytes = b""
     _identity: tuple[int, int] | None = None
     _tail: bytes = b""
@@ -136,8 +198,11 @@ class RunLogReader:
 
     def poll(self, max_bytes: int = READ_CHUNK) -> LogUpdate:
         try:
-            handle = open(self.path, "rb")
-        except FileNotFoundError:
+            handle = open_log(self.path)
+            self.problem = ""
+        except NotRegularFile as err:
+            handle, self.problem = None, str(err)
+        if handle is None:
             reset = self._identity is not None
             self._identity = None
             if reset:
@@ -196,9 +261,10 @@ class RunLogReader:
 
 def _size(path: Path) -> int:
     try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
         return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
 
 
 def read_log(path: Path) -> list[Record]:
@@ -229,12 +295,15 @@ def cut_back(path: Path, last_epoch: int) -> int:
 def last_record(path: Path, window: int = 64 * 1024) -> Record | None:
     """The last complete record, reading only the file's tail (for `list` on huge logs)."""
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            handle.seek(max(0, size - window))
-            data = handle.read()
-    except FileNotFoundError:
+        handle = open_log(path)
+    except NotRegularFile:
         return None
+    if handle is None:
+        return None
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        handle.seek(max(0, size - window))
+        data = handle.read()
     # Drop the first line when we started mid-file, and the last: it is empty or still being written.
     lines = data.split(b"\n")[1 if size > window else 0 : -1]
     for line in reversed(lines):
