@@ -149,7 +149,8 @@ class Injector:
 
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread() -> Iterator[None]:
-    """The tiny model trains faster on one thread, and 5x faster on a busy 2-core machine, where a second
+    """Speed only, not exactness (results do not depend on the thread count: tests/test_reproducible.py):
+    the tiny model trains faster on one thread, and 5x faster on a busy 2-core machine, where a second
     OpenMP thread spins waiting for a core (measured: 60 epochs in 13 s on two threads, 1 s on one)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
