@@ -19,7 +19,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from grok_tui.config import OPERATIONS, PRESETS, Config, ConfigError, is_valid_tag, preset
-from grok_tui.errors import CheckpointError, NoDataError, RunLockedError, TrainingError
+from grok_tui.errors import CheckpointError, NoDataError, RunLockedError, TrainingError, UnsafeTargetError
 
 if TYPE_CHECKING:
     from grok_tui.runs import RunPaths, RunSummary
@@ -113,17 +113,31 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--fresh", dest="fresh", action="store_true",
                       help="delete the run's log and checkpoint and start over")
 
-    plot = commands.add_parser("plot", help="write a run's curves (or progress measures) as PNG",
+    plot = commands.add_parser("plot", help="write a run's curves, its progress measures, or a comparison of runs",
                                description="Write logs/TAG/training_curves.png, or with --measures "
-                                           "logs/TAG/progress_measures.png (or --out), from the run's log.")
-    plot.add_argument("tag", help="the run to plot")
+                                           "logs/TAG/progress_measures.png, from the run's log; with two or more "
+                                           "tags, the comparison (test accuracy, train and test loss; seed groups "
+                                           "as median and min-max band) to logs/compare-TAG+TAG.png. --out names "
+                                           "another file: .png, .pdf or .svg.")
+    plot.add_argument("tags", nargs="+", metavar="TAG", help="the run to plot, or several runs to compare")
     plot.add_argument("--measures", action="store_true",
                       help="the progress-measures figure (restricted/excluded loss, Gini, weight norm, frequencies)")
     plot.add_argument("--out", type=Path, default=None,
-                      help="PNG path (default logs/TAG/training_curves.png or progress_measures.png)")
+                      help="the file to write, .png, .pdf or .svg (default under logs/)")
     plot.add_argument("--log-x", action="store_true", help="log-scale epoch axis")
-    plot.add_argument("--dpi", type=INT, default=150, help="resolution (default 150)")
+    plot.add_argument("--dpi", type=INT, default=150, help="resolution of a PNG (default 150)")
+    plot.add_argument("--width", type=FLOAT, default=None, metavar="INCHES",
+                      help="figure width in inches, e.g. 3.5 for a paper column, 7 for two (fonts follow)")
+    plot.add_argument("--height", type=FLOAT, default=None, metavar="INCHES", help="figure height in inches")
+    plot.add_argument("--runs", dest="show_runs", action="store_true",
+                      help="comparison: draw each seed's own line too, thin, over its group's band")
     _add_root(plot)
+
+    compare = commands.add_parser("compare", help="live comparison of runs in the TUI",
+                                  description="Open the compare view: test accuracy, train and test loss of every "
+                                  "run, seed groups as median and band, updating while any of them trains.")
+    compare.add_argument("tags", nargs="+", metavar="TAG", help="the runs to compare")
+    _add_root(compare)
 
     watch = commands.add_parser("watch", help="live charts of a run another process is training",
                                 description="Attach the live view to logs/TAG (read-only): it follows the log "
@@ -224,21 +238,57 @@ def cmd_train(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- plot and list
 
 
-def cmd_plot(args: argparse.Namespace) -> int:
-    from grok_tui.plotting import plot_progress_measures, plot_training_curves
+def _existing_runs(tags: Sequence[str], root: Path) -> None:
     from grok_tui.runs import RunPaths
 
-    paths = RunPaths.of(args.tag, args.root)
-    if not paths.exists():
-        raise UsageError(f"tag: no run {args.tag!r} under {paths.root.resolve() / 'logs'}")
+    for tag in tags:
+        paths = RunPaths.of(tag, root)
+        if not paths.exists():
+            raise UsageError(f"tag: no run {tag!r} under {paths.root.resolve() / 'logs'}")
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from grok_tui import plotting
+    from grok_tui.runs import RunPaths
+
+    _existing_runs(args.tags, args.root)
     if args.dpi < 50 or args.dpi > 1200:
         raise UsageError(f"argument --dpi: must be between 50 and 1200 (got {args.dpi})")
+    if args.out is not None:
+        try:
+            plotting.figure_format(args.out)
+        except plotting.FigureFormatError as err:
+            raise UsageError(f"argument --out: {err}") from None
+    comparing = len(args.tags) > 1
+    if comparing and args.measures:
+        raise UsageError("argument --measures: takes one tag (the progress measures of one run)")
+    default = (plotting.COMPARE_SIZE if comparing else plotting.MEASURES_SIZE if args.measures
+               else plotting.CURVES_SIZE)
+    size = (args.width if args.width is not None else default[0],
+            args.height if args.height is not None else default[1])
+    try:
+        plotting.check_size(*size, dpi=args.dpi)
+    except ValueError as err:
+        raise UsageError(f"argument --width/--height: {err}") from None
+    if comparing:
+        out = args.out if args.out is not None else plotting.default_comparison_path(args.tags, args.root)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            plotting.plot_comparison(args.tags, out=out, root=args.root, log_x=args.log_x, dpi=args.dpi, size=size,
+                                     show_runs=args.show_runs)
+        for warning in caught:
+            print(f"grok-tui: warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
+        print(out)
+        return EXIT_OK
+    paths = RunPaths.of(args.tags[0], args.root)
     if args.measures:
         out = args.out if args.out is not None else paths.measures_png
-        plot_progress_measures(args.tag, out=out, root=args.root, log_x=args.log_x, dpi=args.dpi)
+        plotting.plot_progress_measures(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
+                                        size=size)
     else:
         out = args.out if args.out is not None else paths.curves_png
-        plot_training_curves(args.tag, out=out, root=args.root, log_x=args.log_x, dpi=args.dpi)
+        plotting.plot_training_curves(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
+                                      size=size)
     print(out)
     return EXIT_OK
 
@@ -315,6 +365,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return GrokApp(root=args.root, watch=args.tag).run() or EXIT_OK
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from grok_tui.tui.app import GrokApp
+
+    _existing_runs(args.tags, args.root)
+    return GrokApp(root=args.root, compare=list(dict.fromkeys(args.tags))).run() or EXIT_OK
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -323,10 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         handler = {None: cmd_tui, "train": cmd_train, "plot": cmd_plot, "list": cmd_list,
-                   "watch": cmd_watch}[args.command]
+                   "watch": cmd_watch, "compare": cmd_compare}[args.command]
         return handler(args)
-    except (UsageError, ConfigError, CheckpointError, NoDataError) as err:
-        return _fail(str(err), EXIT_BAD_INPUT)
+    except (UsageError, ConfigError, CheckpointError, NoDataError, UnsafeTargetError) as err:
+        return _fail(str(err), EXIT_BAD_INPUT)  # UnsafeTargetError is an OSError: caught before them
     except (RunLockedError, TrainingError) as err:
         return _fail(str(err), EXIT_FAILED)
     except OSError as err:

@@ -1,4 +1,4 @@
-"""PNG figures from a run log, with matplotlib and no display.
+"""Figures from run logs (PNG, PDF or SVG), with matplotlib and no display.
 
 Two figures follow the paper's presentation (Nanda et al. 2023): the training curves (figure 2: loss
 on a log scale, train and test, over epochs; beside it the accuracies) and the progress measures
@@ -7,15 +7,26 @@ sum of squared weights, and the embedding's Fourier norms per frequency with the
 Dashed lines mark the phase events of grok_tui/phases.py on every panel over epochs. Figures are built as
 `matplotlib.figure.Figure` on the Agg canvas, never through pyplot, so this works over SSH; pyplot
 is used only when `show_plot=True` and a display exists.
+
+The comparison figure (several runs: test accuracy, train and test loss) draws each seed group of
+grok_tui/groups.py as its median line and min-max band, with the legend outside the panels. Every
+figure is written in the format its file's suffix names (.png, .pdf, .svg) through matplotlib's own
+backends, at `size` inches, with font sizes chosen for that size (a 3.5-inch column figure too).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
+import textwrap
 import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -23,6 +34,7 @@ from matplotlib.figure import Figure
 from grok_tui.atomic import atomic_write_with
 from grok_tui.config import OPERATIONS, Config, ConfigError
 from grok_tui.errors import NoDataError
+from grok_tui.groups import Group, band, group_runs, group_stats, load_members, single_groups
 from grok_tui.phases import EVENT_LABELS, Event, track
 from grok_tui.runlog import Record, read_log
 from grok_tui.runs import RunPaths
@@ -32,6 +44,56 @@ TEST_COLOR = "#d62728"
 RESTRICTED_COLOR = "#9467bd"
 EXCLUDED_COLOR = "#ff7f0e"
 EVENT_COLORS = {"memorized": "#7f7f7f", "circuit_formation": "#17becf", "grokked": "#2ca02c"}
+# One colour per group or run in a comparison: Okabe-Ito (readable for colour-blind readers), then tab10.
+COMPARE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+                  "#8c564b", "#7f7f7f", "#bcbd22", "#17becf", "#9467bd")
+FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+CURVES_SIZE, MEASURES_SIZE, COMPARE_SIZE = (12.0, 4.8), (12.0, 8.4), (13.0, 4.2)
+MIN_INCHES, MAX_INCHES, MAX_PIXELS = 1.0, 40.0, 100_000_000
+
+
+class FigureFormatError(ValueError):
+    """A figure path whose suffix names no format we write."""
+
+
+def figure_format(path: Path | str) -> str:
+    """The format a figure path's suffix names: png, pdf or svg (FigureFormatError otherwise)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise FigureFormatError(f"{path}: the file name must end in .png, .pdf or .svg (got {suffix or 'no suffix'!r})")
+    return FORMATS[suffix]
+
+
+def check_size(width: float, height: float, dpi: int) -> None:
+    """A figure size in inches that a paper column or a screen can hold (ValueError otherwise)."""
+    for name, value in (("width", width), ("height", height)):
+        if not (MIN_INCHES <= value <= MAX_INCHES):
+            raise ValueError(f"{name}: must be between {MIN_INCHES:g} and {MAX_INCHES:g} inches (got {value:g})")
+    if width * height * dpi * dpi > MAX_PIXELS:
+        raise ValueError(f"size: {width:g} x {height:g} inches at {dpi} dpi is over {MAX_PIXELS:,} pixels")
+
+
+def font_sizes(width: float) -> dict[str, Any]:
+    """matplotlib font settings for a figure `width` inches wide: 10 pt on a wide figure, down to 7 pt
+    on a 3.5-inch one-column figure (the size it is printed at, so it stays readable)."""
+    base = 10.0 if width >= 9 else 9.0 if width >= 6 else 8.0 if width >= 4.5 else 7.0
+    return {"font.size": base, "axes.titlesize": base, "axes.labelsize": base, "xtick.labelsize": base - 1,
+            "ytick.labelsize": base - 1, "legend.fontsize": base - 1, "figure.titlesize": base}
+
+
+def wrap_title(title: str, fig: Figure) -> str:
+    """The title broken into lines that fit the figure's width (a 3.5-inch figure holds ~45 characters)."""
+    points = fig.get_figwidth() * 72
+    per_line = max(20, int(points / (0.55 * float(matplotlib.rcParams["figure.titlesize"]
+                                                   if isinstance(matplotlib.rcParams["figure.titlesize"], (int, float))
+                                                   else matplotlib.rcParams["font.size"]))))
+    return "\n".join(textwrap.wrap(title, per_line)) or title
+
+
+@contextmanager
+def _styled(size: tuple[float, float]) -> Iterator[None]:
+    with matplotlib.rc_context(font_sizes(size[0])):  # type: ignore[arg-type]
+        yield
 
 
 def series(records: list[Record], key: str) -> np.ndarray:
@@ -73,7 +135,7 @@ def training_figure(records: list[Record], title: str, log_x: bool = False, figu
     events = track(records).events
     for ax in (loss_ax, acc_ax):
         _epoch_panel(ax, events, log_x)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(wrap_title(title, fig))
     return fig
 
 
@@ -86,7 +148,7 @@ def _epoch_panel(ax: Axes, events: list[Event], log_x: bool) -> None:
     if log_x:
         ax.set_xscale("log")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="best")
 
 
 def _measured(records: list[Record], x: np.ndarray, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -114,18 +176,18 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
         loss_ax.plot(xs, values, color=color, linewidth=1.2, label=label)
     loss_ax.set_yscale("log")
     loss_ax.set_ylabel("cross-entropy loss (log scale)")
-    loss_ax.set_title("restricted and excluded loss", fontsize=10)
+    loss_ax.set_title("restricted and excluded loss")
 
     for key, color, label in (("gini_embed", RESTRICTED_COLOR, "Gini of W_E's Fourier norms"),
                               ("gini_unembed", EXCLUDED_COLOR, "Gini of W_L's Fourier norms")):
         gini_ax.plot(*_measured(records, x, key), color=color, linewidth=1.2, label=label)
     gini_ax.set_ylim(0, 1)
     gini_ax.set_ylabel("Gini coefficient")
-    gini_ax.set_title("sparsity in the Fourier basis", fontsize=10)
+    gini_ax.set_title("sparsity in the Fourier basis")
 
     norm_ax.plot(*_measured(records, x, "weight_norm"), color="#444444", linewidth=1.2, label="sum of squared weights")
     norm_ax.set_ylabel("sum of squared weights")
-    norm_ax.set_title("total weight norm", fontsize=10)
+    norm_ax.set_title("total weight norm")
     events = track(records).events
     for ax in (loss_ax, gini_ax, norm_ax):
         _epoch_panel(ax, events, log_x)
@@ -141,9 +203,9 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
     freq_ax.set_xlabel("frequency k")
     freq_ax.set_ylabel("norm of W_E's Fourier components")
     freq_ax.set_title(f"W_E by frequency, epoch {int(norms_record['epoch']):,} "
-                      f"(key: {', '.join(map(str, keys)) or 'none'})", fontsize=10)
+                      f"(key: {', '.join(map(str, keys)) or 'none'})")
     freq_ax.grid(True, axis="y", alpha=0.3)
-    fig.suptitle(f"progress measures \u2014 {title}", fontsize=10)
+    fig.suptitle(wrap_title(f"progress measures \u2014 {title}", fig))
     return fig
 
 
@@ -165,8 +227,12 @@ def _load_run(config_or_tag: Config | str, root: Path | str | None) -> tuple[Run
     return paths, describe(config, tag), records
 
 
-def _save_png(fig: Figure, target: Path, dpi: int) -> None:
-    atomic_write_with(target, lambda handle: fig.savefig(handle, format="png", dpi=dpi))
+def save_figure(fig: Figure, target: Path | str, dpi: int = 150) -> Path:
+    """Write `fig` atomically in the format `target`'s suffix names (.png, .pdf, .svg)."""
+    target = Path(target)
+    fmt = figure_format(target)
+    atomic_write_with(target, lambda handle: fig.savefig(handle, format=fmt, dpi=dpi))
+    return target
 
 
 def plot_training_curves(
@@ -176,12 +242,16 @@ def plot_training_curves(
     root: Path | str | None = None,
     log_x: bool = False,
     dpi: int = 150,
+    size: tuple[float, float] = CURVES_SIZE,
 ) -> Figure:
-    """Plot a run's curves from its log and save them as PNG.
+    """Plot a run's curves from its log and save them (PNG, PDF or SVG by `out`'s suffix).
 
-    The PNG goes to `out`, or to logs/<tag>/training_curves.png. Returns the Figure. With
+    The file goes to `out`, or to logs/<tag>/training_curves.png. Returns the Figure. With
     show_plot=True the figure is also shown in a window when a display exists.
     """
+    target = Path(out) if out is not None else None
+    if target is not None:
+        figure_format(target)  # a bad suffix is refused before any work
     paths, title, records = _load_run(config_or_tag, root)
     show = show_plot and _has_display()
     if show_plot and not show:
@@ -190,9 +260,11 @@ def plot_training_curves(
     if show:
         import matplotlib.pyplot as plt
 
-        figure = plt.figure(figsize=(12, 4.8), layout="constrained")
-    fig = training_figure(records, title, log_x=log_x, figure=figure)
-    _save_png(fig, Path(out) if out is not None else paths.curves_png, dpi)
+        figure = plt.figure(figsize=size, layout="constrained")
+    with _styled(size):
+        fig = training_figure(records, title, log_x=log_x,
+                              figure=figure if figure is not None else Figure(figsize=size, layout="constrained"))
+        save_figure(fig, target if target is not None else paths.curves_png, dpi)
     if show:
         import matplotlib.pyplot as plt
 
@@ -206,25 +278,151 @@ def plot_progress_measures(
     root: Path | str | None = None,
     log_x: bool = False,
     dpi: int = 150,
+    size: tuple[float, float] = MEASURES_SIZE,
 ) -> Figure:
-    """The progress-measures figure as PNG, to `out` or logs/<tag>/progress_measures.png."""
+    """The progress-measures figure (PNG, PDF or SVG by `out`'s suffix), to `out` or
+    logs/<tag>/progress_measures.png."""
+    target = Path(out) if out is not None else None
+    if target is not None:
+        figure_format(target)
     paths, title, records = _load_run(config_or_tag, root)
-    try:
-        fig = measures_figure(records, title, log_x=log_x)
-    except NoDataError as err:
-        raise NoDataError(f"{paths.log}: {err}") from None
-    _save_png(fig, Path(out) if out is not None else paths.measures_png, dpi)
+    with _styled(size):
+        try:
+            fig = measures_figure(records, title, log_x=log_x, figure=Figure(figsize=size, layout="constrained"))
+        except NoDataError as err:
+            raise NoDataError(f"{paths.log}: {err}") from None
+        save_figure(fig, target if target is not None else paths.measures_png, dpi)
     return fig
 
 
-def export_run(tag: str, root: Path | str | None = None) -> list[Path]:
+def export_run(tag: str, root: Path | str | None = None, log_x: bool = False) -> list[Path]:
     """Both figures at their default paths (the measures only when the log has some); the paths written."""
     paths = RunPaths.of(tag, root)
-    plot_training_curves(tag, root=root)
+    plot_training_curves(tag, root=root, log_x=log_x)
     written = [paths.curves_png]
     try:
-        plot_progress_measures(tag, root=root)
+        plot_progress_measures(tag, root=root, log_x=log_x)
         written.append(paths.measures_png)
     except NoDataError:
         pass  # a run without measures (measure_every=0) has only the curves
     return written
+
+
+# ---------------------------------------------------------------- comparison of runs
+
+COMPARE_PANELS = (("test_acc", "test accuracy (%)"), ("train_loss", "train loss (log scale)"),
+                  ("test_loss", "test loss (log scale)"))
+
+
+def _epoch_text(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def legend_label(group: Group) -> str:
+    """The group's label and when it grokked (median and range over seeds)."""
+    stats = group_stats(group)
+    if not any(len(m.series) for m in group.members):
+        return f"{group.label}: no data"
+    grokked = stats.grokked.text(_epoch_text)
+    return f"{group.label}: grokked {grokked}" if grokked != "-" else f"{group.label}: not grokked"
+
+
+def comparison_figure(groups: Sequence[Group], title: str, log_x: bool = False, show_runs: bool = False,
+                      figure: Figure | None = None, size: tuple[float, float] = COMPARE_SIZE) -> Figure:
+    """Test accuracy, train and test loss of every group: median line and min-max band over its members
+    (a single run is its own line); with show_runs each member is drawn too, thin. Legend outside."""
+    fig = figure if figure is not None else Figure(figsize=size, layout="constrained")
+    narrow = size[0] < 7.5
+    axes = list(fig.subplots(3, 1, sharex=True) if narrow else fig.subplots(1, 3, sharex=True))
+    handles = []
+    for index, group in enumerate(groups):
+        color = COMPARE_COLORS[index % len(COMPARE_COLORS)]
+        members = [m.series for m in group.members if len(m.series)]
+        line = None
+        for ax, (key, _) in zip(axes, COMPARE_PANELS):
+            scale = 100.0 if key == "test_acc" else 1.0
+            if not members:
+                continue
+            if len(members) > 1:
+                stats = band(members, key)
+                x = stats.epochs + 1.0 if log_x else stats.epochs.astype(float)
+                ax.fill_between(x, scale * stats.low, scale * stats.high, color=color, alpha=0.2, linewidth=0)
+                drawn = ax.plot(x, scale * stats.median, color=color, linewidth=1.4)
+            else:
+                one = members[0]
+                x = one.epochs + 1.0 if log_x else one.epochs.astype(float)
+                drawn = ax.plot(x, scale * _positive(one.values(key), key), color=color, linewidth=1.4)
+            if show_runs and len(members) > 1:
+                for one in members:
+                    x = one.epochs + 1.0 if log_x else one.epochs.astype(float)
+                    ax.plot(x, scale * _positive(one.values(key), key), color=color, linewidth=0.6, alpha=0.6)
+            line = line or drawn[0]
+        if line is None:
+            line = axes[0].plot([], [], color=color, linewidth=1.4)[0]
+        handles.append((line, legend_label(group)))
+    for ax, (key, label) in zip(axes, COMPARE_PANELS):
+        ax.set_ylabel(label)
+        if key == "test_acc":
+            ax.set_ylim(-2, 102)
+        else:
+            ax.set_yscale("log")
+        if log_x:
+            ax.set_xscale("log")
+        ax.grid(True, which="major", alpha=0.3)
+    for ax in axes[-1:] if narrow else axes:
+        ax.set_xlabel("epoch + 1 (log scale)" if log_x else "epoch")
+    if handles:
+        lines, labels = zip(*handles)
+        # Below the panels, never over a curve; one column on a narrow figure.
+        fig.legend(lines, labels, loc="outside lower center", ncols=1 if narrow else min(3, len(lines)),
+                   title="median and min-max over seeds" if any(len(g.members) > 1 for g in groups) else None)
+    fig.suptitle(wrap_title(title, fig))
+    return fig
+
+
+def _positive(values: np.ndarray, key: str) -> np.ndarray:
+    if key == "test_acc":
+        return values
+    out = np.array(values, dtype=float)
+    out[out <= 0] = np.nan  # exactly 0 cannot sit on a log axis
+    return out
+
+
+def default_comparison_path(tags: Sequence[str], root: Path | str | None = None) -> Path:
+    """logs/compare-<tag>+<tag>....png, or a short name with a digest when the tags are many or long."""
+    logs = (Path(root) if root is not None else Path.cwd()) / "logs"
+    name = "+".join(tags)
+    if len(name) > 120:
+        name = f"{tags[0]}+{len(tags) - 1}-more-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+    return logs / f"compare-{name}.png"
+
+
+def plot_comparison(
+    tags: Sequence[str],
+    out: Path | str | None = None,
+    root: Path | str | None = None,
+    log_x: bool = False,
+    dpi: int = 150,
+    size: tuple[float, float] = COMPARE_SIZE,
+    show_runs: bool = False,
+    grouped: bool = True,
+    warn: bool = True,
+) -> Figure:
+    """The comparison figure of `tags` (seed groups as median and band unless grouped=False), written to
+    `out` (PNG, PDF or SVG by suffix) or logs/compare-....png. A run with a problem (broken config, no
+    log) is warned about and drawn as far as it can be; NoDataError when no run has any record."""
+    target = Path(out) if out is not None else default_comparison_path(tags, root)
+    figure_format(target)
+    members = load_members(tags, root)
+    for member in members:
+        if member.problem and warn:  # warn=False: a caller (the TUI) that shows the problems itself
+            warnings.warn(f"{member.tag}: {member.problem}", stacklevel=2)
+    if not any(len(m.series) for m in members):
+        raise NoDataError(f"no log records in any of the runs {', '.join(tags)}")
+    groups = group_runs(members) if grouped else single_groups(members)
+    with _styled(size):
+        fig = comparison_figure(groups, f"{len(members)} runs: {', '.join(tags)}" if len(tags) <= 6
+                                else f"{len(members)} runs in {len(groups)} groups", log_x=log_x,
+                                show_runs=show_runs, size=size)
+        save_figure(fig, target, dpi)
+    return fig
