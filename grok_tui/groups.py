@@ -137,17 +137,23 @@ def group_runs(members: Sequence[Member]) -> list[Group]:
                 _common_prefix(group.tags) or group.members[0].tag
         else:
             name = " ".join(f"{SHORT_NAMES.get(f, f)}={format_value(config, f)}" for f in apart)
-        if len(group.members) > 1:
-            name += f" ({len(group.members)} seeds)"
+        if len(group.members) > 1:  # the same seed twice (a rerun) is not two seeds
+            seeds = group.seeds
+            kind = "seeds" if len(set(seeds)) == len(seeds) == len(group.members) else "runs"
+            name += f" ({len(group.members)} {kind})"
         group.label = name
     return result
 
 
 def _common_prefix(tags: list[str]) -> str:
+    """The tags' common start, cut back to a whole segment: wd03-s0, wd03-s1 -> wd03."""
     prefix = tags[0]
     for tag in tags[1:]:
         while not tag.startswith(prefix):
             prefix = prefix[:-1]
+    if any(len(tag) > len(prefix) and tag[len(prefix)] not in "-_." for tag in tags):
+        cut = max(prefix.rfind(c) for c in "-_.")
+        prefix = prefix[:cut] if cut > 0 else prefix
     return prefix.rstrip("-_.")
 
 

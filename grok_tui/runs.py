@@ -14,11 +14,12 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import socket
 import stat
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from grok_tui.atomic import kind_of, raise_naming
@@ -298,24 +299,20 @@ SESSION_HEAD = 64 * 1024  # bytes of sessions.jsonl read for the start date: its
 
 
 def started_at(paths: RunPaths) -> str | None:
-    """When the run first trained: the first line of sessions.jsonl, else config.json's modification time.
+    """When the run first trained (UTC): the first line of sessions.jsonl; None when not recorded.
 
-    The file is read as hostile input: only its head, and anything unexpected is "unknown" (None).
+    Not config.json's modification time: a resume rewrites it. The file is hostile input: only its head
+    is read, and anything unexpected is "not recorded".
     """
     try:
         with open(paths.sessions, "rb") as handle:
             first = handle.read(SESSION_HEAD).split(b"\n", 1)[0]
         stamp = json.loads(first).get("time")
         if isinstance(stamp, str):
-            when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")
-            return when.strftime("%Y-%m-%d %H:%M")
+            return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").strftime("%Y-%m-%d %H:%M")
     except (OSError, ValueError, AttributeError, RecursionError):
         pass
-    try:
-        mtime = paths.config.stat().st_mtime
-    except OSError:
-        return None
-    return datetime.fromtimestamp(mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return None
 
 
 def summarize(paths: RunPaths) -> RunSummary:
@@ -390,3 +387,31 @@ class RunSummaryCache:
                 self._known[paths] = known
             result.append(known[1])
         return result
+
+
+def delete_run(paths: RunPaths) -> None:
+    """Remove a run's folders, logs/<tag> and models/<tag>, holding its lock while doing so: a run that
+    a trainer holds (here or in another process) is refused with RunLockedError and left untouched.
+
+    The only delete besides --fresh; the runs screen asks for a confirmation naming the run first.
+    Symbolic links are removed, never followed.
+    """
+    lock = RunLock(paths).acquire()
+    try:
+        if paths.model_dir.is_symlink() or paths.model_dir.is_file():
+            paths.model_dir.unlink()
+        elif paths.model_dir.exists():
+            shutil.rmtree(paths.model_dir)
+        for child in paths.log_dir.iterdir():
+            if child == paths.lock:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    finally:
+        lock.release()  # removes train.lock
+    try:
+        paths.log_dir.rmdir()
+    except OSError:
+        pass  # something appeared meanwhile (a new trainer): leave it

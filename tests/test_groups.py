@@ -46,6 +46,8 @@ def test_seed_only_differences_group_and_anything_else_splits(root: Path) -> Non
     groups = group_runs(members)
     assert [g.tags for g in groups] == [["a0", "a1", "a2"], ["b0"], ["c0"], ["broken"]]
     assert groups[0].seeds == [0, 1, 2]
+    rerun = group_runs([Member("r0", tiny_config(tag="r0")), Member("r0b", tiny_config(tag="r0b", num_epochs=5))])
+    assert rerun[0].label == "r0 (2 runs)"  # the same seed twice is not two seeds
     # labels name what sets the groups apart (lr and weight decay), not what they share
     assert groups[0].label == "lr=0.001 wd=1 (3 seeds)" and groups[1].label == "lr=0.001 wd=0.1"
     assert groups[2].label == "lr=0.003 wd=1" and groups[3].label == "broken"

@@ -27,6 +27,7 @@ from grok_tui.config import Config, ConfigError
 from grok_tui.environment import Session, default_threads
 from grok_tui.runs import RunPaths
 from grok_tui.trainer import TrainResult, resolve_device, train_grokking
+from grok_tui.tui.compare import CompareScreen
 from grok_tui.tui.form import FormScreen, unique_tag
 from grok_tui.tui.live import LiveScreen
 from grok_tui.tui.screens import HelpScreen, RunsScreen
@@ -78,20 +79,23 @@ class GrokApp(App[int]):
     ]
 
     def __init__(self, config: Config | None = None, root: Path | str = ".", watch: str | None = None,
-                 config_given: bool = False) -> None:
+                 config_given: bool = False, compare: list[str] | None = None) -> None:
         super().__init__()
         self.root = Path(root)
         self.initial = config if config is not None else Config()
         if config is None or not config_given:
             self.initial.tag = unique_tag(self.root, self.initial)
         self.watch_tag = watch
+        self.compare_tags = compare
         self.training: Training | None = None
         self.quit_when_stopped = False
         self.errors: dict[str, str] = {}  # tag -> the last training error, shown in its status panel
 
     def on_mount(self) -> None:
         self._stop_on_hangup()
-        if self.watch_tag is not None:
+        if self.compare_tags:
+            self.push_screen(CompareScreen(self.root, self.compare_tags))
+        elif self.watch_tag is not None:
             self.push_screen(LiveScreen(RunPaths.of(self.watch_tag, self.root), read_only=True))
         else:
             self.push_screen(FormScreen(self.initial, self.root))
@@ -259,16 +263,16 @@ class GrokApp(App[int]):
 
     # ---- export
     def action_export_png(self) -> None:
-        tag = self.current_tag()
-        if tag is not None:
-            self.export_tag(tag)
+        screen = self.screen
+        if isinstance(screen, LiveScreen):
+            self.export_tag(screen.paths.tag, log_x=screen.log_x)  # the file's axes are the view's
 
     @work(thread=True, exit_on_error=False, group="export")
-    def export_tag(self, tag: str) -> None:
+    def export_tag(self, tag: str, log_x: bool = False) -> None:
         from grok_tui.plotting import export_run
 
         try:
-            written = export_run(tag, root=self.root)
+            written = export_run(tag, root=self.root, log_x=log_x)
         except Exception as err:  # reported to the user; the app stays usable
             self.call_from_thread(self.notify, f"export failed: {err}", severity="error")
             return
@@ -277,10 +281,30 @@ class GrokApp(App[int]):
     # ---- navigation
     def open_run(self, tag: str) -> None:
         live = LiveScreen(RunPaths.of(tag, self.root), read_only=not self.is_training(tag))
-        if isinstance(self.screen, (LiveScreen, RunsScreen)):
+        if isinstance(self.screen, (LiveScreen, RunsScreen, CompareScreen)):
             self.switch_screen(live)
         else:
             self.push_screen(live)
+
+    def compare_runs(self, tags: list[str]) -> None:
+        view = CompareScreen(self.root, tags)
+        if isinstance(self.screen, (LiveScreen, RunsScreen, CompareScreen)):
+            self.switch_screen(view)
+        else:
+            self.push_screen(view)
+
+    # ---- requests from the runs list
+    def on_runs_screen_open_run(self, message: RunsScreen.OpenRun) -> None:
+        self.open_run(message.tag)
+
+    def on_runs_screen_resume_run(self, message: RunsScreen.ResumeRun) -> None:
+        self.resume_tag(message.tag)
+
+    def on_runs_screen_export_run(self, message: RunsScreen.ExportRun) -> None:
+        self.export_tag(message.tag)
+
+    def on_runs_screen_compare_runs(self, message: RunsScreen.CompareRuns) -> None:
+        self.compare_runs(message.tags)
 
     def action_new_run(self) -> None:
         fresh_tag = unique_tag(self.root, self.initial)

@@ -1,21 +1,29 @@
-"""Small screens: the help screen with every key, and the runs list."""
+"""Small screens: the help screen with every key, the runs list, and the delete confirmation.
+
+The runs list shows a column for each config field that differs between the runs (grok_tui/groups.py),
+sorts by any column, filters by text, and selects runs to compare. It asks the app for work (open,
+resume, export, compare) with messages, so it needs no reference to the app's class.
+"""
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
+from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
+from grok_tui.errors import RunLockedError
+from grok_tui.groups import differing_fields, format_value
 from grok_tui.progress import format_percent
-from grok_tui.runs import RunSummary, RunSummaryCache
-
-if TYPE_CHECKING:
-    from grok_tui.tui.app import GrokApp
+from grok_tui.runs import RunPaths, RunSummary, RunSummaryCache, delete_run
 
 HELP = """[b]grok-tui keys[/b]
 
@@ -31,7 +39,9 @@ HELP = """[b]grok-tui keys[/b]
   q   quit (a run in training is stopped with a checkpoint first)
   ?   this help
 
-In the runs list, Enter opens the selected run's live view.
+In the runs list: Enter opens a run, space selects runs and c compares them, s sorts by the
+next column and S reverses, / filters by text, D deletes a run (after a confirmation).
+In the compare view: l log x, t single runs or seed groups (median and band), e export.
 Vertical lines mark the phases: memorized (gray), circuit formation (blue), grokked (green).
 Charts read logs/<tag>/training_log.jsonl; `grok-tui watch TAG` shows a run that another
 process is training. Press Escape or ? to close this help."""
@@ -45,10 +55,59 @@ class HelpScreen(ModalScreen[None]):
             yield Static(HELP)
 
 
-def summary_row(s: RunSummary) -> tuple[str, ...]:
-    config = s.config
-    return (s.tag, str(config.p) if config else "?", config.operation if config else "?", s.epoch_text,
-            format_percent(s.best_test_acc), s.status_text)
+FIXED_COLUMNS = ("started", "epoch", "memorized", "grokked", "test acc", "status")
+HEADERS = {"memorized": "memo@", "grokked": "grok@", "weight_decay": "wd", "frac_train": "frac",
+           "num_heads": "heads", "operation": "op", "num_epochs": "epochs", "log_every": "log every",
+           "checkpoint_every": "ckpt every", "measure_every": "measure every", "warmup_steps": "warmup"}
+_NUMBER = re.compile(r"-?[0-9][0-9,]*(?:\.[0-9]+)?")
+
+
+def summary_cells(s: RunSummary, fields: list[str]) -> tuple[str, ...]:
+    """The row of the runs list after the mark: tag, the differing fields, then FIXED_COLUMNS."""
+    def epoch(value: int | None) -> str:
+        return f"{value:,}" if value is not None else "-"
+
+    started = s.started or "-"
+    if started.startswith(time.strftime("%Y-", time.gmtime())):
+        started = started[5:]  # this year's runs: month, day and time
+    return (s.tag, *(format_value(s.config, name) for name in fields), started, s.epoch_text,
+            epoch(s.memorized_epoch), epoch(s.grokked_epoch), format_percent(s.final_test_acc), s.status_text)
+
+
+def sort_value(cell: str) -> tuple[int, float, str]:
+    """Numbers sort as numbers ('1,290' after '200', '100/200' by its 100), text as text, '-' last."""
+    if cell in ("-", "?", ""):
+        return (2, 0.0, "")
+    match = _NUMBER.match(cell)
+    if match and re.fullmatch(r"[0-9,.\-]+(%|/[0-9,?]+)?", cell):
+        return (0, float(match.group().replace(",", "")), cell)
+    return (1, 0.0, cell.lower())
+
+
+class ConfirmDelete(ModalScreen[bool]):
+    """'Delete run X?' with y / n; anything but y keeps the run."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Delete"), Binding("n,escape", "answer(False)", "Keep")]
+
+    def __init__(self, tag: str, paths: RunPaths) -> None:
+        super().__init__()
+        self.tag = tag
+        self.paths = paths
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(f"[b]Delete run {escape(repr(self.tag))}?[/b]\n\n"
+                         f"This removes {escape(str(self.paths.log_dir))} and {escape(str(self.paths.model_dir))}: "
+                         "its log, config, checkpoint and figures.\n\n[b]y[/b] delete   [b]n[/b] keep it")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class TagMessage(Message):
+    def __init__(self, tag: str) -> None:
+        super().__init__()
+        self.tag = tag
 
 
 class RunsScreen(Screen[None]):
@@ -56,62 +115,200 @@ class RunsScreen(Screen[None]):
 
     BINDINGS = [
         Binding("enter", "open_selected", "Open"),
+        Binding("space", "toggle_selected", "Select"),
+        Binding("c", "compare", "Compare"),
+        Binding("s", "sort_next", "Sort"),
+        Binding("S", "sort_reverse", "Reverse", show=False),
+        Binding("slash", "filter", "Filter"),
         Binding("r", "resume_selected", "Resume"),
-        Binding("e", "export_selected", "Export PNG"),
-        Binding("n", "app.new_run", "New run"),
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("e", "export_selected", "Export", show=False),
+        Binding("D", "delete_selected", "Delete"),
+        Binding("n", "app.new_run", "New run", show=False),
+        Binding("escape", "back", "Back"),
     ]
+
+    class OpenRun(TagMessage):
+        """Open the run's live view."""
+
+    class ResumeRun(TagMessage):
+        """Resume training the run."""
+
+    class ExportRun(TagMessage):
+        """Export the run's figures."""
+
+    class CompareRuns(Message):
+        def __init__(self, tags: list[str]) -> None:
+            super().__init__()
+            self.tags = tags
 
     def __init__(self, root: Path) -> None:
         super().__init__()
         self.root = root
         self.summaries = RunSummaryCache()
+        self.selected: list[str] = []  # in the order they were selected
+        self.sort_column = 0  # index into self.columns
+        self.sort_descending = False
+        self.filter_text = ""
+        self.columns: list[str] = []
+        self.known: dict[str, RunSummary] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(f"[b]runs under {self.root / 'logs'}[/b]", id="runs-title")
+        yield Static(f"[b]runs under {escape(str(self.root / 'logs'))}[/b]", id="runs-title")
+        yield Input(placeholder="filter: text in any column (Enter keeps it, Escape clears it)", id="runs-filter")
         yield DataTable(id="runs", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("tag", "p", "op", "epoch", "best test", "status")
+        self.query_one("#runs-filter").display = False
+        self.query_one(DataTable).focus()  # not the hidden filter box, which would take the keys
         self.reload()
         self.set_interval(2.0, self.reload)
 
+    # ---- the table
     def reload(self) -> None:
+        summaries = self.summaries.summaries(self.root)
+        self.known = {s.tag: s for s in summaries}
+        self.selected = [tag for tag in self.selected if tag in self.known]
+        fields = differing_fields([s.config for s in summaries])
+        columns = ["tag", *fields, *FIXED_COLUMNS]
+        rows = [summary_cells(s, fields) for s in summaries]
+        if self.filter_text:
+            needle = self.filter_text.lower()
+            rows = [row for row in rows if any(needle in cell.lower() for cell in row)]
+        self.sort_column = min(self.sort_column, len(columns) - 1)
+        rows.sort(key=lambda row: sort_value(row[self.sort_column]), reverse=self.sort_descending)
+        if self.sort_descending:  # missing values last either way
+            rows.sort(key=lambda row: sort_value(row[self.sort_column])[0] == 2)
         table = self.query_one(DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for summary in self.summaries.summaries(self.root):
-            table.add_row(*summary_row(summary), key=summary.tag)
+        current = self.selected_tag()
+        arrow = " ▼" if self.sort_descending else " ▲"
+        labels = ["", *(HEADERS.get(name, name) + (arrow if i == self.sort_column else "")
+                        for i, name in enumerate(columns))]
+        if labels != self.columns:
+            table.clear(columns=True)
+            table.add_columns(*labels)
+            self.columns = labels
+        else:
+            table.clear()
+        for row in rows:
+            table.add_row("●" if row[0] in self.selected else " ", *row, key=row[0])
         if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
-
-    @property
-    def grok_app(self) -> GrokApp:
-        return cast("GrokApp", self.app)
+            tags = [row[0] for row in rows]
+            table.move_cursor(row=tags.index(current) if current in tags else min(table.cursor_row,
+                                                                                  table.row_count - 1))
 
     def selected_tag(self) -> str | None:
         table = self.query_one(DataTable)
         if not table.row_count:
             return None
-        return str(table.get_row_at(table.cursor_row)[0])
+        return str(table.get_row_at(table.cursor_row)[1])
 
+    # ---- keys
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         # The table takes Enter itself (it selects the row); opening the run follows from that.
         self.action_open_selected()
 
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        if event.column_index == 0:
+            return
+        if event.column_index - 1 == self.sort_column:
+            self.sort_descending = not self.sort_descending
+        else:
+            self.sort_column, self.sort_descending = event.column_index - 1, False
+        self.reload()
+
     def action_open_selected(self) -> None:
         tag = self.selected_tag()
         if tag is not None:
-            self.grok_app.open_run(tag)
+            self.post_message(self.OpenRun(tag))
 
     def action_resume_selected(self) -> None:
         tag = self.selected_tag()
         if tag is not None:
-            self.grok_app.resume_tag(tag)
+            self.post_message(self.ResumeRun(tag))
 
     def action_export_selected(self) -> None:
         tag = self.selected_tag()
         if tag is not None:
-            self.grok_app.export_tag(tag)
+            self.post_message(self.ExportRun(tag))
+
+    def action_toggle_selected(self) -> None:
+        tag = self.selected_tag()
+        if tag is None:
+            return
+        if tag in self.selected:
+            self.selected.remove(tag)
+        else:
+            self.selected.append(tag)
+        table = self.query_one(DataTable)
+        table.update_cell_at(Coordinate(table.cursor_row, 0), "●" if tag in self.selected else " ")
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_compare(self) -> None:
+        tags = list(self.selected)
+        if len(tags) < 2:
+            self.notify("select two or more runs with space, then c", severity="warning")
+            return
+        self.post_message(self.CompareRuns(tags))
+
+    def action_sort_next(self) -> None:
+        self.sort_column = (self.sort_column + 1) % max(1, len(self.columns) - 1)
+        self.sort_descending = False
+        self.reload()
+
+    def action_sort_reverse(self) -> None:
+        self.sort_descending = not self.sort_descending
+        self.reload()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.reload()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(DataTable).focus()
+        if not self.filter_text:
+            event.input.display = False
+
+    def action_back(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        if box.display:  # Escape first clears the filter, then leaves
+            box.value = ""
+            box.display = False
+            self.filter_text = ""
+            self.query_one(DataTable).focus()
+            self.reload()
+            return
+        self.dismiss()
+
+    def action_delete_selected(self) -> None:
+        tag = self.selected_tag()
+        if tag is None:
+            return
+        summary = self.known.get(tag)
+        if summary is not None and summary.status == "running":
+            self.notify(f"{tag!r} is training: stop it before deleting it", severity="warning")
+            return
+        paths = RunPaths.of(tag, self.root)
+
+        def answered(delete: bool | None) -> None:
+            if not delete:
+                self.notify(f"kept {tag!r}")
+                return
+            try:
+                delete_run(paths)
+            except RunLockedError:
+                self.notify(f"{tag!r} is training: stop it before deleting it", severity="warning")
+                return
+            except OSError as err:
+                self.notify(f"deleting {tag!r} failed: {err}", severity="error")
+                return
+            self.notify(f"deleted {tag!r}")
+            self.reload()
+
+        self.app.push_screen(ConfirmDelete(tag, paths), answered)
