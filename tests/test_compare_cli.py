@@ -151,3 +151,16 @@ def test_list_says_stopped_for_a_run_that_grokked_before_its_end(root: Path,
     row = list_rows(out)["early"]
     assert (row["GROKKED"], row["STATUS"], row["PHASE"]) == ("300", "stopped", "grokked")
     assert "SEED" not in row and "P" not in row  # one run: no field differs
+
+
+def test_start_date_comes_from_the_first_session_and_a_hostile_file_is_not_recorded(root: Path) -> None:
+    from grok_tui.runs import started_at
+
+    paths = write_run(root, "dated", 300, 500)
+    assert started_at(paths) is None  # no sessions.jsonl: not recorded (config.json's mtime would lie)
+    paths.sessions.write_text('{"time": "2025-03-04T05:06:07Z"}\n{"time": "2026-01-01T00:00:00Z"}\n')
+    assert started_at(paths) == "2025-03-04 05:06"
+    for hostile in (b"\x00\xff" * 100_000, b'{"time": 5}\n', b"[1, 2]\n", b'{"time": "yesterday"}\n',
+                    b"[" * 100_000 + b"\n"):
+        paths.sessions.write_bytes(hostile)
+        assert started_at(paths) is None
