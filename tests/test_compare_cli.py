@@ -164,3 +164,10 @@ def test_start_date_comes_from_the_first_session_and_a_hostile_file_is_not_recor
                     b"[" * 100_000 + b"\n"):
         paths.sessions.write_bytes(hostile)
         assert started_at(paths) is None
+
+
+def test_compare_refuses_an_unknown_or_hostile_tag_before_opening_the_tui(runs: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    for tag in ("nosuch", "../evil"):
+        status, _, err = run_cli(capsys, "compare", "wd1-s0", tag, "--root", str(runs))
+        assert status == 2 and err.count("\n") == 1 and "tag" in err, err
