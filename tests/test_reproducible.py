@@ -201,3 +201,13 @@ def test_sessions_record_every_start_and_resume(tmp_path: Path) -> None:
         assert key in sessions[0], key
     assert sessions[0]["device"] == "cpu" and sessions[0]["torch"] == torch.__version__
     assert all(s.changes == [] for s in sessions_seen)  # same machine, same versions
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none here): deterministic mode on CUDA")
+def test_two_cuda_runs_are_bitwise_equal(tmp_path: Path) -> None:
+    config = preset("quick", tag="q", num_epochs=100, device="cuda")
+    for name in ("a", "b"):
+        train_grokking(config, root=tmp_path / name)
+    assert torch.are_deterministic_algorithms_enabled()
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+    assert read_sessions(RunPaths.of("q", tmp_path / "a").sessions)[0]["deterministic"] is True
