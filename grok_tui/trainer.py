@@ -22,7 +22,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from grok_tui.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from grok_tui.atomic import check_removable, check_targets
+from grok_tui.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint, validate_checkpoint
 from grok_tui.config import Config, ConfigError
 from grok_tui.data import Dataset, make_dataset
 from grok_tui.engine import last_position_logits
@@ -114,10 +115,19 @@ def metrics_of(logits: torch.Tensor, data: Dataset) -> dict[str, float]:
     }
 
 
+def _run_files(paths: RunPaths) -> tuple[Path, ...]:
+    """The files a training session writes (the lock aside), checkpoint first."""
+    return (paths.checkpoint, paths.log, paths.curves_png, paths.measures_png, paths.events, paths.sessions,
+            paths.config)
+
+
 def _remove_run_files(paths: RunPaths) -> None:
-    """--fresh: remove the run's own files (and only those), checkpoint first."""
-    for path in (paths.checkpoint, paths.log, paths.curves_png, paths.measures_png, paths.events, paths.sessions,
-                 paths.config):
+    """--fresh: remove the run's own files (and only those), checkpoint first. Every one is checked first,
+    so that a folder or a FIFO in place of one refuses the whole removal instead of half of it."""
+    files = _run_files(paths)
+    for path in files:
+        check_removable(path)
+    for path in files:
         path.unlink(missing_ok=True)
 
 
@@ -170,10 +180,13 @@ def train_grokking(
     with RunLock(paths):
         if not resume:
             _remove_run_files(paths)
+        check_targets(_run_files(paths))  # a FIFO, folder or dangling symlink in their place: refused now
         checkpoint = load_checkpoint(paths.checkpoint, device) if paths.checkpoint.exists() else None
         stored = _stored_config(paths, checkpoint)
         if stored is not None:
             _refuse_changed_experiment(config, stored)
+        if checkpoint is not None:  # every entry, before the log is cut back or anything is written
+            validate_checkpoint(checkpoint, config, paths.checkpoint)
         start_epoch = int(checkpoint["epoch"]) if checkpoint is not None else 0
         if start_epoch > config.num_epochs:
             raise ConfigError([f"num_epochs: must be at least the checkpoint's epoch {start_epoch} "
