@@ -294,7 +294,7 @@ SUBPROCESS_CASES = [  # a handful not in test_cli.py's list; one field each
 
 
 def test_cli_processes_refuse_bad_values_in_one_line(tmp_path: Path) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # speed only: the parallel processes share 2 cores
 
     def run(case: tuple[list[str], str], index: int) -> tuple[subprocess.CompletedProcess[str], Path]:
         root = tmp_path / f"r{index}"

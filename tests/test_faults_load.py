@@ -108,7 +108,7 @@ def list_command(root: Path) -> tuple[subprocess.CompletedProcess[str], int, flo
     began = time.monotonic()
     result = subprocess.run([sys.executable, "-c", MEASURED, "list", "--root", str(root)], cwd=root,
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})  # speed only; no result depends on it
     seconds = time.monotonic() - began
     *rest, last = result.stderr.splitlines() or [""]
     assert last.startswith("peak-rss-kib "), result.stderr
