@@ -152,6 +152,17 @@ class GrokApp(App[int]):
                                 screen.action_toggle_log_x)
             yield SystemCommand("Progress measures (m)", "Switch between loss/accuracy and the progress measures",
                                 screen.action_toggle_measures)
+        if isinstance(screen, RunsScreen):
+            yield SystemCommand("Compare (c)", "Compare the runs selected with space", screen.action_compare)
+            yield SystemCommand("Sort (s)", "Sort by the next column (S reverses)", screen.action_sort_next)
+            yield SystemCommand("Filter (/)", "Show only the runs with some text", screen.action_filter)
+            yield SystemCommand("Delete (D)", "Delete the run under the cursor, after a confirmation",
+                                screen.action_delete_selected)
+        if isinstance(screen, CompareScreen):
+            yield SystemCommand("Runs / groups (t)", "Single runs, or seed groups as median and band",
+                                screen.action_toggle_grouping)
+            yield SystemCommand("Log x (l)", "Switch the epoch axis between linear and log", screen.action_toggle_log_x)
+            yield SystemCommand("Export (e)", "Write the comparison figure with the view's axes", screen.action_export)
         yield SystemCommand("Runs (g)", "Every run under this root", self.action_show_runs)
         yield SystemCommand("New run (n)", "Set up a new run in the form", self.action_new_run)
         yield SystemCommand("Help (?)", "All keys", self.action_help)

@@ -116,7 +116,8 @@ class CompareChart(PlotextPlot):
             plt.ylim(math.floor(low) if high - low < 1 else low, high)
 
 
-SUMMARY_COLUMNS = ("", "group / run", "runs", "memorized", "circuit", "grokked", "final test", "time to grok")
+# Short headers: the table must fit 80 columns for a few groups (ranges make the cells wide).
+SUMMARY_COLUMNS = ("", "group / run", "runs", "memo@", "circuit@", "grok@", "test acc", "grok time")
 
 
 def summary_cells(index: int, stats: GroupStats) -> tuple[Text | str, ...]:
