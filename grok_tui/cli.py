@@ -34,6 +34,8 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        if "required: TAG" in message:  # argparse reads a tag such as -x as an option
+            message += "; a tag that starts with '-' goes after '--' (grok-tui plot -- -x)"
         raise UsageError(message)
 
 
@@ -376,6 +378,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # PYTHONIOENCODING=ascii and a root named "/tmp/ü": \xfc, not a traceback
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
