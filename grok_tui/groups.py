@@ -176,11 +176,26 @@ def _column(series: RunSeries, key: str) -> np.ndarray:
     return log10_safe(values) if key in LOG_KEYS else np.asarray(values, dtype=np.float64)
 
 
-def band(series: Sequence[RunSeries], key: str) -> Band:
+def _sorted_union(arrays: list[np.ndarray]) -> np.ndarray:
+    # A sort and a neighbour test: numpy 2's np.unique hashes, ~10x slower on 600,000 epochs.
+    if not arrays:
+        return np.zeros(0, dtype=np.int64)
+    values = np.sort(np.concatenate(arrays), kind="stable")
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if values.size else values
+
+
+def band(series: Sequence[RunSeries], key: str, max_points: int | None = None) -> Band:
     """The band of `key` over `series` on the union of their epochs (losses computed in log10, returned
-    as losses). Each series counts only inside its own range of finite values."""
+    as losses). Each series counts only inside its own range of finite values.
+
+    max_points (for a chart a few hundred cells wide): a union grid larger than this is thinned to that
+    many evenly spaced grid epochs, first and last kept, so a redraw of 100,000-epoch logs stays cheap;
+    values at the kept epochs are the same as on the full grid.
+    """
     grids = [s.epochs for s in series if len(s)]
-    grid = np.unique(np.concatenate(grids)) if grids else np.zeros(0, dtype=np.int64)
+    grid = _sorted_union(grids)
+    if max_points is not None and grid.size > max(2, max_points):
+        grid = grid[_sorted_union([np.linspace(0, grid.size - 1, max(2, max_points)).round().astype(np.int64)])]
     rows = np.full((len(series), grid.size), np.nan)
     for i, one in enumerate(series):
         if not len(one):

@@ -90,6 +90,17 @@ def test_band_against_numpy_for_unequal_lengths_and_cadences() -> None:
     assert acc.low[0] <= acc.median[0] <= acc.high[0]
 
 
+def test_a_thinned_band_keeps_the_full_bands_values_at_its_epochs() -> None:
+    series = [series_of([record(e, scale, 150) for e in range(0, 2001, step)])
+              for scale, step in ((1.0, 1), (2.0, 3), (0.5, 7))]
+    full, thin = band(series, "test_loss"), band(series, "test_loss", max_points=50)
+    assert thin.epochs.size == 50 and thin.epochs[0] == 0 and thin.epochs[-1] == 2000
+    at = np.searchsorted(full.epochs, thin.epochs)
+    np.testing.assert_array_equal(full.epochs[at], thin.epochs)
+    for name in ("median", "low", "high", "count"):
+        np.testing.assert_allclose(getattr(thin, name), getattr(full, name)[at], rtol=1e-12)
+
+
 def test_band_skips_gaps_and_empty_series() -> None:
     logs = [record(e, 1.0, 100) for e in range(0, 101, 10)]
     logs[3]["test_loss"] = None  # a non-finite value written as null
