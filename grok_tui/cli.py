@@ -71,6 +71,8 @@ CONFIG_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--measure-every", "measure_every", INT,
      "epochs between progress measures (taken on log lines); 0 = off (default 500)"),
     ("--device", "device", str, "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
+    ("--stop-after-grok", "stop_after_grok", INT, "end the run N epochs after it grokks (test accuracy >= 99%), "
+     "with a checkpoint; default: train to num_epochs"),
     ("--threads", "threads", INT, "torch threads for training; 0 = the machine's cores (default); "
      "results do not depend on it on the CPU"),
 ]
@@ -233,6 +235,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.status == "stopped":
         printer.finish(f"stopped at epoch {result.epoch:,}; checkpoint saved to {result.paths.checkpoint}")
         return EXIT_SIGNAL.get(signal.Signals(received[0]), 130) if received else EXIT_OK
+    if result.status == "early_stopped":
+        printer.finish(f"done at epoch {result.epoch:,}: at least {config.stop_after_grok:,} epochs after grokking "
+                       f"(--stop-after-grok); checkpoint saved, curves in {result.paths.curves_png}")
+        return EXIT_OK
     printer.finish(f"finished at epoch {result.epoch:,}; curves in {result.paths.curves_png}")
     return EXIT_OK
 
@@ -321,12 +327,12 @@ def list_table(summaries: list[RunSummary]) -> list[tuple[str, ...]]:
     from grok_tui.progress import format_percent
 
     fields = differing_fields([s.config for s in summaries])
-    rows: list[tuple[str, ...]] = [("TAG", *(name.upper() for name in fields), "STARTED", "EPOCH", "MEMORIZED",
-                                    "GROKKED", "TEST ACC", "PHASE", "STATUS")]
+    rows: list[tuple[str, ...]] = [("TAG", *(name.upper() for name in fields), "EPOCH", "MEMORIZED", "GROKKED",
+                                    "TEST ACC", "PHASE", "STATUS", "STARTED")]
     for s in summaries:
-        rows.append((s.tag, *(format_value(s.config, name) for name in fields), s.started or "-", s.epoch_text,
+        rows.append((s.tag, *(format_value(s.config, name) for name in fields), s.epoch_text,
                      _epoch_cell(s.memorized_epoch), _epoch_cell(s.grokked_epoch), format_percent(s.final_test_acc),
-                     s.phase, s.status_text))
+                     s.phase, s.status_text, s.started or "-"))
     return rows
 
 

@@ -208,10 +208,10 @@ async def test_runs_list_shows_every_run_and_opens_one(root: Path) -> None:
         assert isinstance(app.screen, RunsScreen)
         table = app.screen.query_one(DataTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
-        # mark, tag, the differing field (num_epochs), started, epoch, ..., status
+        # mark, tag, the differing field (num_epochs), epoch, memorized, grokked, test acc, status, started
         assert [row[1] for row in rows] == ["alpha", "beta"] and [row[2] for row in rows] == ["20", "10"]
-        assert rows[0][4] == "20/20" and rows[1][4] == "10/10"
-        assert all(row[-1] == "finished" for row in rows)
+        assert rows[0][3] == "20/20" and rows[1][3] == "10/10"
+        assert all(row[-2] == "finished" for row in rows)
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
         assert app.screen.paths.tag == "beta" and app.screen.read_only

@@ -55,7 +55,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(HELP)
 
 
-FIXED_COLUMNS = ("started", "epoch", "memorized", "grokked", "test acc", "status")
+FIXED_COLUMNS = ("epoch", "memorized", "grokked", "test acc", "status", "started")  # started last: cut first
 HEADERS = {"memorized": "memo@", "grokked": "grok@", "weight_decay": "wd", "frac_train": "frac",
            "num_heads": "heads", "operation": "op", "num_epochs": "epochs", "log_every": "log every",
            "checkpoint_every": "ckpt every", "measure_every": "measure every", "warmup_steps": "warmup"}
@@ -70,8 +70,8 @@ def summary_cells(s: RunSummary, fields: list[str]) -> tuple[str, ...]:
     started = s.started or "-"
     if started.startswith(time.strftime("%Y-", time.gmtime())):
         started = started[5:]  # this year's runs: month, day and time
-    return (s.tag, *(format_value(s.config, name) for name in fields), started, s.epoch_text,
-            epoch(s.memorized_epoch), epoch(s.grokked_epoch), format_percent(s.final_test_acc), s.status_text)
+    return (s.tag, *(format_value(s.config, name) for name in fields), s.epoch_text, epoch(s.memorized_epoch),
+            epoch(s.grokked_epoch), format_percent(s.final_test_acc), s.status_text, started)
 
 
 def sort_value(cell: str) -> tuple[int, float, str]:
