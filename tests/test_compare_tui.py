@@ -145,7 +145,7 @@ async def test_a_run_training_in_the_background_moves_its_line(root: Path) -> No
     from grok_tui.trainer import train_grokking
 
     write_run(root, "done", 300)
-    config = tiny_config(tag="live", num_epochs=200, log_every=10, checkpoint_every=1000, lr=3e-3)
+    config = tiny_config(tag="live", num_epochs=200, log_every=10, checkpoint_every=1000, lr=3e-3, threads=1)
     app = GrokApp(root=root, compare=["done", "live"])
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause(0.2)
