@@ -30,7 +30,7 @@ from grok_tui.engine import last_position_logits
 from grok_tui.environment import Session, begin_session, default_threads
 from grok_tui.errors import TrainingError
 from grok_tui.measures import ProgressMeasures
-from grok_tui.model import SimpleTransformer, cross_entropy_float64, sum_squared_weights, to_float64
+from grok_tui.model import SimpleTransformer, cross_entropy_float64, float64_device, sum_squared_weights, to_float64
 from grok_tui.phases import Event, PhaseTracker, save_events, track
 from grok_tui.runlog import Record, RunLogWriter, cut_back, read_log
 from grok_tui.runs import RunLock, RunPaths
@@ -89,10 +89,33 @@ def warmup_factor(warmup_steps: int) -> Callable[[int], float]:
     return factor
 
 
+# Evaluation runs over all p^2 inputs in chunks of rows whose temporaries fit in about this many bytes:
+# at p=997 one pass would hold 994,009 x 998 logits in float32 and twice over in float64 (12+ GB). A batch
+# that fits in one chunk (p=113: 12,769 rows) is computed in one pass, exactly as without chunking.
+EVAL_CHUNK_BYTES = 256 * 2**20
+
+
+def eval_chunk_rows(model: SimpleTransformer) -> int:
+    """Rows per evaluation chunk: the float32 activations and logits of a row plus its float64 log-softmax."""
+    d_model, d_mlp, d_vocab = model.W_in.shape[1], model.W_in.shape[0], model.W_U.shape[1]
+    per_row = 4 * (8 * d_model + 2 * d_mlp + 2 * d_vocab) + 8 * 2 * d_vocab  # bytes
+    return max(1, EVAL_CHUNK_BYTES // per_row)
+
+
 @torch.inference_mode()
 def all_logits(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = last_position_logits) -> torch.Tensor:
-    """The logits at '=' for every input of the task, in one pass: [n_pairs, d_vocab]."""
-    return logits_fn(model, data.tokens[:, 0], data.tokens[:, 1])
+    """The logits at '=' for every input of the task: [n_pairs, d_vocab], in chunks of eval_chunk_rows."""
+    a, b = data.tokens[:, 0], data.tokens[:, 1]
+    rows = eval_chunk_rows(model)
+    if len(a) <= rows:
+        return logits_fn(model, a, b)
+    first = logits_fn(model, a[:rows], b[:rows])  # [rows, d_vocab]
+    out = torch.empty((len(a), first.shape[1]), dtype=first.dtype, device=first.device)  # [n_pairs, d_vocab]
+    out[:rows] = first
+    del first
+    for start in range(rows, len(a), rows):
+        out[start:start + rows] = logits_fn(model, a[start:start + rows], b[start:start + rows])
+    return out
 
 
 def evaluate(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = last_position_logits) -> dict[str, float]:
@@ -101,12 +124,24 @@ def evaluate(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = last
 
 
 @torch.inference_mode()
-def metrics_of(logits: torch.Tensor, data: Dataset) -> dict[str, float]:
-    logprobs = torch.log_softmax(to_float64(logits), dim=-1)
-    # The float64 device (the CPU for MPS, which has no float64) holds the results.
-    data = data.to(logprobs.device)
-    losses = -logprobs.gather(-1, data.labels[:, None])[:, 0]  # [n_pairs]
-    correct = (logits.argmax(dim=-1).to(logprobs.device) == data.labels).double()  # [n_pairs]
+def metrics_of(logits: torch.Tensor, data: Dataset, chunk_rows: int | None = None) -> dict[str, float]:
+    """Loss and accuracy on train and test from the logits of every input.
+
+    The float64 log-softmax runs on chunks of rows (default: as many as fit in EVAL_CHUNK_BYTES); each
+    row's loss is computed on its own, so the result is the same, bit for bit, for any chunking.
+    """
+    device = float64_device(logits.device)  # the float64 device (the CPU for MPS) holds the results
+    data = data.to(device)
+    n = logits.shape[0]
+    rows = chunk_rows if chunk_rows is not None else max(1, EVAL_CHUNK_BYTES // (16 * max(1, logits.shape[1])))
+    losses = torch.empty(n, dtype=torch.float64, device=device)  # [n_pairs]
+    correct = torch.empty(n, dtype=torch.float64, device=device)  # [n_pairs]
+    for start in range(0, n, rows):
+        chunk = logits[start:start + rows]  # [rows, d_vocab]
+        labels = data.labels[start:start + rows]  # [rows]
+        logprobs = torch.log_softmax(to_float64(chunk), dim=-1)  # [rows, d_vocab]
+        losses[start:start + rows] = -logprobs.gather(-1, labels[:, None])[:, 0]
+        correct[start:start + rows] = (chunk.argmax(dim=-1).to(device) == labels).double()
     return {
         "train_loss": losses[data.train_idx].mean().item(),
         "test_loss": losses[data.test_idx].mean().item(),

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -87,38 +89,42 @@ def test_a_symlink_to_a_regular_file_is_written_through(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("runs")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One trained run, copied by each test (training it per test cost most of this file's time)."""
+    root = tmp_path_factory.mktemp("template")
     train_grokking(CONFIG, root=root)
     return root
 
 
 @pytest.mark.parametrize("kind", ["fifo", "link-to-fifo", "folder", "dangling"])
 def test_plot_out_onto_a_fifo_or_a_link_to_one_is_exit_2_and_untouched(
-        run_root: Path, tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+        template: Path, tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
     out, elsewhere = tmp_path / "pipe.png", tmp_path / "elsewhere.png"
     make(kind, out, elsewhere)
     before = snapshot(out)
-    status = main(["plot", CONFIG.tag, "--root", str(run_root), "--out", str(out)])
+    status = main(["plot", CONFIG.tag, "--root", str(template), "--out", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and err[0].startswith(f"grok-tui: error: {out}: "), err
     assert snapshot(out) == before and os.path.lexists(elsewhere) == kind.startswith("link-")
 
 
-def test_plot_out_through_a_symlink_to_a_png_writes_the_png(run_root: Path, tmp_path: Path) -> None:
+def test_plot_out_through_a_symlink_to_a_png_writes_the_png(template: Path, tmp_path: Path) -> None:
     real, link = tmp_path / "real.png", tmp_path / "link.png"
     real.write_bytes(b"old")
     link.symlink_to(real)
-    assert main(["plot", CONFIG.tag, "--root", str(run_root), "--out", str(link)]) == 0
+    assert main(["plot", CONFIG.tag, "--root", str(template), "--out", str(link)]) == 0
     assert link.is_symlink() and real.read_bytes().startswith(b"\x89PNG")
 
 
 # ---------------------------------------------------------------- run folders: the same policy
 
 
-def fresh_run(tmp_path: Path) -> RunPaths:
-    train_grokking(CONFIG, root=tmp_path)
-    return RunPaths.of(CONFIG.tag, tmp_path)
+@pytest.fixture
+def fresh_run(template: Path) -> Callable[[Path], RunPaths]:
+    def copy(root: Path) -> RunPaths:
+        shutil.copytree(template, root, dirs_exist_ok=True)
+        return RunPaths.of(CONFIG.tag, root)
+    return copy
 
 
 def files_of(root: Path) -> dict[str, tuple[int, bytes | str]]:
@@ -135,8 +141,9 @@ def files_of(root: Path) -> dict[str, tuple[int, bytes | str]]:
 # on it; that reader is outside this test's scope (see issue 16, item 6).
 @pytest.mark.parametrize("name, kind", [(name, kind) for name in ("log", "checkpoint", "config", "events", "curves_png")
                                         for kind in ("fifo", "dangling") if (name, kind) != ("config", "fifo")])
-def test_train_refuses_a_run_file_that_is_not_a_regular_file(tmp_path: Path, name: str, kind: str,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_refuses_a_run_file_that_is_not_a_regular_file(
+        fresh_run: Callable[[Path], RunPaths], tmp_path: Path, name: str, kind: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
     paths = fresh_run(tmp_path / "root")
     target: Path = getattr(paths, name)
     target.unlink()
@@ -159,7 +166,8 @@ def test_a_dangling_log_symlink_never_makes_the_trainer_write_outside_the_root(t
     assert not outside.exists() and not paths.checkpoint.exists() and not paths.config.exists()
 
 
-def test_a_log_symlinked_to_a_regular_file_is_appended_and_cut_back_through_the_link(tmp_path: Path) -> None:
+def test_a_log_symlinked_to_a_regular_file_is_appended_and_cut_back_through_the_link(
+        fresh_run: Callable[[Path], RunPaths], tmp_path: Path) -> None:
     paths = fresh_run(tmp_path / "root")
     outside = tmp_path / "elsewhere.jsonl"
     outside.write_bytes(paths.log.read_bytes() + b'{"epoch": 99, "train_loss": 1}\n')  # a line to cut back
@@ -183,8 +191,9 @@ def test_a_log_that_is_a_folder_or_fifo_reads_as_no_records_without_blocking(tmp
 
 @pytest.mark.parametrize("name", ["config", "checkpoint", "events", "sessions"])
 @pytest.mark.parametrize("kind", ["folder", "fifo"])
-def test_fresh_checks_every_file_before_deleting_any(tmp_path: Path, name: str, kind: str,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_fresh_checks_every_file_before_deleting_any(
+        fresh_run: Callable[[Path], RunPaths], tmp_path: Path, name: str, kind: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
     paths = fresh_run(tmp_path)
     target: Path = getattr(paths, name)
     target.unlink()
@@ -198,7 +207,8 @@ def test_fresh_checks_every_file_before_deleting_any(tmp_path: Path, name: str, 
     assert files_of(tmp_path) == before  # every other file is still there, byte for byte
 
 
-def test_fresh_removes_a_symlinked_run_file_as_a_link_only(tmp_path: Path) -> None:
+def test_fresh_removes_a_symlinked_run_file_as_a_link_only(
+        fresh_run: Callable[[Path], RunPaths], tmp_path: Path) -> None:
     paths = fresh_run(tmp_path / "root")
     outside = tmp_path / "keep.json"
     outside.write_text("{}")
