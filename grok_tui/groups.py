@@ -145,6 +145,19 @@ def group_runs(members: Sequence[Member]) -> list[Group]:
     return result
 
 
+def tags_text(tags: list[str]) -> str:
+    """The group's runs in few characters: quick-wd1-s0, quick-wd1-s1 -> 'quick-wd1-s{0,1}'."""
+    if len(tags) == 1:
+        return tags[0]
+    prefix = tags[0]
+    for tag in tags[1:]:
+        while not tag.startswith(prefix):
+            prefix = prefix[:-1]
+    if len(prefix) < 2:
+        return ",".join(tags)
+    return prefix + "{" + ",".join(tag[len(prefix):] for tag in tags) + "}"
+
+
 def _common_prefix(tags: list[str]) -> str:
     """The tags' common start, cut back to a whole segment: wd03-s0, wd03-s1 -> wd03."""
     prefix = tags[0]

@@ -55,6 +55,13 @@ def test_seed_only_differences_group_and_anything_else_splits(root: Path) -> Non
     assert len(group_runs([Member("x", tiny_config(d_mlp=None)), Member("y", tiny_config(d_mlp=64, seed=3))])) == 1
 
 
+def test_tags_text_names_a_groups_runs_briefly() -> None:
+    from grok_tui.groups import tags_text
+
+    assert tags_text(["quick-wd1-s0", "quick-wd1-s1", "quick-wd1-s12"]) == "quick-wd1-s{0,1,12}"
+    assert tags_text(["alpha", "beta"]) == "alpha,beta" and tags_text(["one"]) == "one"
+
+
 def test_differing_fields_and_values() -> None:
     configs = [tiny_config(tag="a", seed=0), tiny_config(tag="b", seed=1, weight_decay=0.1), None]
     assert differing_fields(configs) == ["seed", "weight_decay"]

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
 from grok_tui.config import Config, ConfigError
-from grok_tui.groups import Group, GroupStats, Member, band, group_runs, group_stats, single_groups
+from grok_tui.groups import Group, GroupStats, Member, band, group_runs, group_stats, single_groups, tags_text
 from grok_tui.plotting import COMPARE_COLORS
 from grok_tui.progress import format_duration, format_percent
 from grok_tui.runlog import RunLogReader
@@ -123,7 +123,7 @@ SUMMARY_COLUMNS = ("", "group / run", "runs", "memo@", "circuit@", "grok@", "tes
 def summary_cells(index: int, stats: GroupStats) -> tuple[Text | str, ...]:
     color = PALETTE[index % len(PALETTE)]
     swatch = Text("━━", style=f"rgb({color[0]},{color[1]},{color[2]})")
-    return (swatch, stats.label, str(len(stats.tags)), stats.memorized.text(_epochs),
+    return (swatch, stats.label, tags_text(stats.tags), stats.memorized.text(_epochs),
             stats.circuit.text(_epochs), stats.grokked.text(_epochs), stats.final_test_acc.text(format_percent),
             stats.grok_time_s.text(format_duration))
 
