@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -116,8 +117,14 @@ def list_command(root: Path) -> tuple[subprocess.CompletedProcess[str], int, flo
     return result, int(last.split()[1]) * 1024, seconds
 
 
-def rows(stdout: str) -> dict[str, list[str]]:
-    return {cells[0]: cells for cells in (line.split() for line in stdout.splitlines()[1:])}
+def rows(stdout: str) -> dict[str, dict[str, str]]:
+    """`list`'s table by tag and column name (columns are cut at the header's starts: cells may hold spaces)."""
+    lines = stdout.splitlines()
+    starts = [m.start() for m in re.finditer(r"(?:^|(?<=  ))\S", lines[0])]
+    ends = [*starts[1:], None]
+    names = [lines[0][a:b].strip() for a, b in zip(starts, ends)]
+    table = ({name: line[a:b].strip() for name, a, b in zip(names, starts, ends)} for line in lines[1:])
+    return {row["TAG"]: row for row in table}
 
 
 @pytest.fixture
@@ -173,8 +180,8 @@ def test_list_with_a_gigabyte_of_garbage_as_a_log(nul_run: RunPaths, root: Path)
     assert "Traceback" not in result.stderr
     table = rows(result.stdout)
     assert sorted(table) == ["lines", "nul"], result.stdout
-    assert table["nul"][3] == "0/200" and table["nul"][-1] == "new"
-    assert table["lines"][3] == "90/200" and table["lines"][-1] == "stopped"
+    assert table["nul"]["EPOCH"] == "0/200" and table["nul"]["STATUS"] == "new"
+    assert table["lines"]["EPOCH"] == "90/200" and table["lines"]["STATUS"] == "stopped"
     assert rss < RSS_LIMIT, f"`list` peaked at {rss / MIB:.0f} MiB reading 2 GiB of logs"
     assert seconds < TIME_LIMIT_S
 
@@ -208,6 +215,7 @@ def test_list_and_summarize_a_50000_record_log(root: Path) -> None:
     print(f"`list` of {RECORDS:,} records: {seconds:.1f} s, peak RSS {rss / MIB:.0f} MiB")
     assert result.returncode == 0, result.stderr
     cells = rows(result.stdout)["long"]
-    assert cells[3] == f"{RECORDS:,}/{RECORDS:,}" and cells[-1] == "grokked@39,600", cells
+    assert (cells["EPOCH"], cells["GROKKED"], cells["STATUS"]) == (f"{RECORDS:,}/{RECORDS:,}", "39,600", "finished"), \
+        cells
     assert rss < RSS_LIMIT, f"`list` peaked at {rss / MIB:.0f} MiB"
     assert seconds < TIME_LIMIT_S
