@@ -71,7 +71,7 @@ CONFIG_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--measure-every", "measure_every", INT,
      "epochs between progress measures (taken on log lines); 0 = off (default 500)"),
     ("--device", "device", str, "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
-    ("--stop-after-grok", "stop_after_grok", INT, "end the run N epochs after it grokks (test accuracy >= 99%), "
+    ("--stop-after-grok", "stop_after_grok", INT, "end the run N epochs after it grokks (test accuracy >= 99%%), "
      "with a checkpoint; default: train to num_epochs"),
     ("--threads", "threads", INT, "torch threads for training; 0 = the machine's cores (default); "
      "results do not depend on it on the CPU"),

@@ -82,6 +82,10 @@ class Config:
     # torch threads for training; 0: torch's default for the process (OMP_NUM_THREADS, else the cores).
     # On the CPU the results do not depend on it (the engine's sums are fixed-order; tested 1-8 threads).
     threads: int = 0
+    # End the run this many epochs after it grokked (test accuracy >= 99%), at the first log line from
+    # there, with a checkpoint; None: train to num_epochs. Not part of the experiment: a sweep that only
+    # needs epochs-to-grok sets it to spend a fraction of num_epochs.
+    stop_after_grok: int | None = None
 
     # ---- derived values (properties, so they never go stale when a field changes) ----
     @property
@@ -293,6 +297,8 @@ def validate(config: Config) -> list[str]:
     _int_rule(problems, "measure_every", c.measure_every, 0, MAX_EPOCHS)
 
     _int_rule(problems, "threads", c.threads, 0, MAX_THREADS)
+    if c.stop_after_grok is not None:
+        _int_rule(problems, "stop_after_grok", c.stop_after_grok, 0, MAX_EPOCHS)
     if not isinstance(c.device, str) or not _DEVICE_RE.fullmatch(c.device):
         problems.append(f"device: must be auto, cpu, cuda, cuda:N or mps (got {_show(c.device)})")
     return problems

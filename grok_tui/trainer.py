@@ -59,7 +59,7 @@ class TrainResult:
     paths: RunPaths
     model: SimpleTransformer
     epoch: int  # epochs completed
-    status: str  # "finished" or "stopped"
+    status: str  # "finished", "stopped" (stop event) or "early_stopped" (stop_after_grok epochs after grokking)
     last: Record | None  # the last record written by this call
 
 
@@ -355,8 +355,15 @@ class TrainingLoop:
                 if self.on_event is not None:
                     self.on_event(event)
 
-    def advance(self, log: RunLogWriter) -> bool:
-        """One epoch: a step, then the log line and checkpoint due at the new epoch. True when stopped."""
+    def early_stop_due(self) -> bool:
+        return early_stop_due(self.config, self.phases.epoch_of("grokked"), self.epoch)
+
+    def advance(self, log: RunLogWriter) -> str | None:
+        """One epoch: a step, then the log line and checkpoint due at the new epoch.
+
+        Returns "stopped" (stop event) or "early_stopped" (stop_after_grok reached, checked on log
+        lines only, so the run ends on one), else None.
+        """
         config = self.config
         self.step()
         self.epoch += 1
@@ -365,23 +372,30 @@ class TrainingLoop:
         logged = last or self.epoch % config.log_every == 0
         if logged:
             self.write(log, self.record())
-        if last or self.epoch % config.checkpoint_every == 0:
+        early = logged and not last and self.early_stop_due()
+        if last or early or self.epoch % config.checkpoint_every == 0:
             if not logged:
                 self.record()  # never checkpoint weights that are already NaN
             self.checkpoint(log)
-        return stopped
+        return "stopped" if stopped else "early_stopped" if early else None
 
     def run(self) -> TrainResult:
-        stopped = False
+        ended: str | None = "early_stopped" if self.early_stop_due() else None  # a resume of a finished one
+        started_at = self.epoch
         with RunLogWriter(self.paths.log) as log:
             if self.epoch == 0:
                 self.write(log, self.record())
-            while self.epoch < self.config.num_epochs and not stopped:
-                stopped = self.advance(log)
-        if not stopped:
+            while self.epoch < self.config.num_epochs and ended is None:
+                ended = self.advance(log)
+        if ended != "stopped" and self.epoch > started_at:  # a finished run resumed keeps its figures
             _write_curves(self.paths)
-        return TrainResult(self.config, self.paths, self.model, self.epoch,
-                           "stopped" if stopped else "finished", self.last)
+        return TrainResult(self.config, self.paths, self.model, self.epoch, ended or "finished", self.last)
+
+
+def early_stop_due(config: Config, grokked_epoch: int | None, epoch: int) -> bool:
+    """Whether a run at `epoch` that grokked at `grokked_epoch` is done by its stop_after_grok setting."""
+    return (config.stop_after_grok is not None and grokked_epoch is not None
+            and epoch >= grokked_epoch + config.stop_after_grok)
 
 
 def _write_curves(paths: RunPaths) -> None:

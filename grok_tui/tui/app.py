@@ -225,6 +225,9 @@ class GrokApp(App[int]):
             result = event.worker.result
             if result.status == "stopped":
                 self.notify(f"stopped {tag!r} at epoch {result.epoch:,}; checkpoint saved")
+            elif result.status == "early_stopped":
+                self.notify(f"{tag!r} done at epoch {result.epoch:,}, after grokking (stop after grok); "
+                            "checkpoint saved")
             else:
                 self.notify(f"{tag!r} finished at epoch {result.epoch:,}; curves in {result.paths.curves_png}")
         elif event.state == WorkerState.ERROR:

@@ -43,8 +43,9 @@ FIELDS: list[tuple[str, str, str]] = [
     ("schedule", "log_every", "log every"),
     ("schedule", "checkpoint_every", "checkpoint every"),
     ("schedule", "measure_every", "measure every"),
+    ("schedule", "stop_after_grok", "stop after grok"),
 ]
-INT_FIELDS = {"threads", "p", "seed", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs", "log_every",
+INT_FIELDS = {"threads", "stop_after_grok", "p", "seed", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs", "log_every",
               "checkpoint_every", "measure_every"}
 FLOAT_FIELDS = {"frac_train", "lr", "weight_decay", "beta1", "beta2"}
 DEVICE_CHOICES = ["auto", "cpu", "cuda", "mps"]
@@ -79,6 +80,8 @@ def parse_form(texts: dict[str, str]) -> tuple[Config | None, dict[str, str]]:
             values[name] = None  # blank: 4 * d_model
         elif name == "threads" and text == "":
             values[name] = 0  # blank: torch's default, every core
+        elif name == "stop_after_grok" and text == "":
+            values[name] = None  # blank: train to num_epochs
         elif name in INT_FIELDS:
             try:
                 values[name] = int(text)
@@ -157,7 +160,8 @@ class FormScreen(Screen[None]):
             choices = DEVICE_CHOICES + ([text] if text not in DEVICE_CHOICES else [])
             return Select([(d, d) for d in choices], value=text, allow_blank=False, id=f"in-{name}",
                           classes="field-input", compact=True)
-        placeholders = {"d_mlp": f"4 x d_model = {4 * self.initial.d_model}", "threads": "all cores"}
+        placeholders = {"d_mlp": f"4 x d_model = {4 * self.initial.d_model}", "threads": "all cores",
+                        "stop_after_grok": "off (epochs after grokking)"}
         placeholder = placeholders.get(name, "")
         return Input(text, placeholder=placeholder, id=f"in-{name}", classes="field-input", compact=True)
 
@@ -185,7 +189,7 @@ class FormScreen(Screen[None]):
             return
         chosen = preset(str(event.value), tag=self.texts()["tag"], device=self.texts()["device"] or "auto")
         for _, name, _ in FIELDS:
-            if name not in ("tag", "device", "threads"):
+            if name not in ("tag", "device", "threads", "stop_after_grok"):
                 self.set_field(name, chosen)
 
     @on(Input.Changed)
