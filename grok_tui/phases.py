@@ -102,9 +102,12 @@ def save_events(path: Path, events: list[Event]) -> None:
 
 
 def load_events(path: Path) -> list[Event]:
-    """events.json as written by the trainer; a missing or unreadable file is no events."""
+    """events.json as written by the trainer; a missing or unreadable file is no events (a FIFO or a
+    folder too: never opened, since opening a FIFO would wait for a writer)."""
     try:
+        if not path.is_file():
+            return []
         data = json.loads(path.read_text(encoding="utf-8"))
         return [Event(str(item["name"]), int(item["epoch"]), str(item["text"])) for item in data]
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):  # RecursionError: 200,000 '['
         return []

@@ -10,7 +10,8 @@ the trainer's resume) gets only records it can use; the others are skipped and c
   bytes) between two valid records: no reader raises, every line is a record or one counted skip, and
   exactly the records of the shape come through.
 - Hand-picked, through the CLI: `list` and `plot` exit 0 with the valid records; the trainer resumes a
-  run whose log holds such lines.
+  run whose log holds such lines; events.json (phases.load_events) of such content, a FIFO or a folder
+  reads as no events, without blocking.
 """
 
 from __future__ import annotations
@@ -180,3 +181,21 @@ def test_the_trainer_resumes_a_run_whose_log_holds_hostile_lines(tmp_path: Path)
     assert [r["epoch"] for r in reader.read_all()] == list(range(0, 16, 5))
     assert reader.skipped == 0  # the resume's cut-back dropped them
     assert all(math.isfinite(r["train_loss"]) for r in read_log(paths.log))
+
+
+@pytest.mark.parametrize("content", [b"[" * 200_000, b'[{"name": "grokked", "epoch": ' + DIGITS_5000 + b', "text": "x"}]',
+                                     b'[{"name": "grokked", "epoch": 5, "text": ' + DIGITS_5000 + b"}]", b"[1, 2]",
+                                     b"\xff", b"FIFO", b"FOLDER"], ids=lambda c: repr(c[:16]))
+def test_events_json_of_any_content_reads_as_no_events(tmp_path: Path, content: bytes) -> None:
+    import os
+
+    from grok_tui.phases import load_events
+
+    path = tmp_path / "events.json"
+    if content == b"FIFO":
+        os.mkfifo(path)  # opening it would block until a writer came
+    elif content == b"FOLDER":
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    assert load_events(path) == []
