@@ -165,9 +165,21 @@ def _try_flock(fd: int, operation: int) -> bool:
     return True
 
 
+# Locks this process holds, by the lock file's absolute path. Asked before the kernel: where flock is
+# emulated with POSIX locks (NFS), those belong to the process, so a probe of our own lock would get it,
+# and closing the probe's file would drop the trainer's lock; a second RunLock in this process would too.
+_HELD: set[str] = set()
+
+
+def _held_here(paths: RunPaths) -> bool:
+    return os.path.abspath(paths.lock) in _HELD
+
+
 def lock_owner(paths: RunPaths) -> dict[str, object] | None:
     """The owner of the run's lock ({pid, host}; "?" where the file does not say), or None when no process
     holds it. Asks the kernel (a shared, non-blocking flock for an instant), never guesses from the PID."""
+    if _held_here(paths):
+        return {"pid": os.getpid(), "host": socket.gethostname()}
     try:
         fd = _open_lock_file(paths.lock, os.O_RDONLY)
     except OSError:  # missing, unreadable, not a regular file: nobody can hold it
@@ -206,6 +218,8 @@ class RunLock:
     def acquire(self) -> "RunLock":
         if self._fd is not None:
             raise RuntimeError("this RunLock is already held")
+        if _held_here(self.paths):  # by another RunLock of this process (a second trainer of the tag)
+            raise RunLockedError(held_message(self.paths, {"pid": os.getpid(), "host": socket.gethostname()}))
         lock = self.paths.lock
         lock.parent.mkdir(parents=True, exist_ok=True)
         me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode("utf-8")
@@ -221,6 +235,7 @@ class RunLock:
                         lock.unlink(missing_ok=True)  # ours: we hold its lock and the path names our file
                         raise_naming(err, lock)
                     self._fd, fd = fd, -1
+                    _HELD.add(os.path.abspath(lock))
                     return self
                 if time.monotonic() >= deadline + (0 if not locked else 10):
                     raise RunLockedError(held_message(self.paths, _read_owner(fd)))
@@ -246,6 +261,7 @@ class RunLock:
             pass  # a file left behind holds no lock: the next trainer takes it over
         finally:
             os.close(fd)  # the kernel drops the lock here
+            _HELD.discard(os.path.abspath(self.paths.lock))
 
     def __enter__(self) -> "RunLock":
         return self.acquire()

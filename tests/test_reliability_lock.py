@@ -185,13 +185,32 @@ def test_a_lock_file_that_is_not_ours_is_never_removed(tmp_path: Path) -> None:
     paths = RunPaths.of("run", tmp_path)
     first = RunLock(paths).acquire()
     paths.lock.unlink()  # someone removes our lock file by hand, and a second trainer starts
-    second = RunLock(paths).acquire()
-    first.release()
-    assert paths.lock.exists() and lock_owner(paths) is not None  # the second one's lock is still there
-    with pytest.raises(RunLockedError):
-        RunLock(paths).acquire()
-    second.release()
-    assert not paths.lock.exists()
+    holder = start_holder(tmp_path)
+    try:
+        first.release()
+        assert paths.lock.exists() and lock_owner(paths) == {"pid": holder.pid, "host": runs.socket.gethostname()}
+        with pytest.raises(RunLockedError, match=f"PID {holder.pid} "):
+            RunLock(paths).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_this_process_holds_is_never_probed_or_taken_twice(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where flock is emulated with POSIX locks (NFS), locks belong to the process: probing our own lock
+    would get it, and closing the probe would drop it. So this process answers from what it holds."""
+    paths = RunPaths.of("run", tmp_path)
+    with RunLock(paths):
+        def no_open(path: Path, flags: int) -> int:
+            raise AssertionError("probed its own lock")
+
+        monkeypatch.setattr(runs, "_open_lock_file", no_open)
+        assert lock_owner(paths) == {"pid": os.getpid(), "host": runs.socket.gethostname()}
+        with pytest.raises(RunLockedError, match=f"PID {os.getpid()} "):
+            RunLock(paths).acquire()  # a second trainer of the tag in this process (the TUI's, say)
+        monkeypatch.undo()
+    assert lock_owner(paths) is None and not paths.lock.exists()
 
 
 def test_a_removed_and_recreated_lock_file_while_waiting_is_not_shared(tmp_path: Path) -> None:
