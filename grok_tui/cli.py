@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--long", action="store_true",
                       help="also each run's last training session: device, threads, versions, host, start")
     _add_root(runs)
+
+    from grok_tui.sweep_cli import add_sweep_parser
+
+    add_sweep_parser(commands, CONFIG_FLAGS, _add_root)
     return parser
 
 
@@ -380,6 +384,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return GrokApp(root=args.root, compare=list(dict.fromkeys(args.tags))).run() or EXIT_OK
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from grok_tui.sweep_cli import cmd_sweep as sweep
+
+    return sweep(args, CONFIG_FLAGS)
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -391,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         handler = {None: cmd_tui, "train": cmd_train, "plot": cmd_plot, "list": cmd_list,
-                   "watch": cmd_watch, "compare": cmd_compare}[args.command]
+                   "watch": cmd_watch, "compare": cmd_compare, "sweep": cmd_sweep}[args.command]
         return handler(args)
     except (UsageError, ConfigError, CheckpointError, NoDataError, UnsafeTargetError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)  # UnsafeTargetError is an OSError: caught before them
