@@ -123,7 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
                                            "tags, the comparison (test accuracy, train and test loss; seed groups "
                                            "as median and min-max band) to logs/compare-TAG+TAG.png. --out names "
                                            "another file: .png, .pdf or .svg.")
-    plot.add_argument("tags", nargs="+", metavar="TAG", help="the run to plot, or several runs to compare")
+    plot.add_argument("tags", nargs="*", metavar="TAG", help="the run to plot, or several runs to compare")
+    plot.add_argument("--sweep", metavar="NAME", default=None,
+                      help="the sweep's figure: epochs to grok against one swept field, or a phase diagram "
+                           "of two (default ROOT/sweeps/NAME.png)")
     plot.add_argument("--measures", action="store_true",
                       help="the progress-measures figure (restricted/excluded loss, Gini, weight norm, frequencies)")
     plot.add_argument("--out", type=Path, default=None,
@@ -263,7 +266,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from grok_tui import plotting
     from grok_tui.runs import RunPaths
 
-    _existing_runs(args.tags, args.root)
+    if bool(args.tags) == bool(args.sweep):
+        raise UsageError("plot: give one or more run tags, or --sweep NAME")
     if args.dpi < 50 or args.dpi > 1200:
         raise UsageError(f"argument --dpi: must be between 50 and 1200 (got {args.dpi})")
     if args.out is not None:
@@ -271,6 +275,17 @@ def cmd_plot(args: argparse.Namespace) -> int:
             plotting.figure_format(args.out)
         except plotting.FigureFormatError as err:
             raise UsageError(f"argument --out: {err}") from None
+    if args.sweep:
+        from grok_tui.sweep_plot import plot_sweep
+
+        size = (args.width or 6.4, args.height or 4.4)
+        try:
+            plotting.check_size(*size, dpi=args.dpi)
+        except ValueError as err:
+            raise UsageError(f"argument --width/--height: {err}") from None
+        print(plot_sweep(args.sweep, out=args.out, root=args.root, dpi=args.dpi, size=size))
+        return EXIT_OK
+    _existing_runs(args.tags, args.root)
     comparing = len(args.tags) > 1
     if comparing and args.measures:
         raise UsageError("argument --measures: takes one tag (the progress measures of one run)")
