@@ -45,6 +45,11 @@ def add_sweep_parser(commands: Any, config_flags: list[tuple[str, str, Any, str]
     sweep.add_argument("--workers", type=int, default=default_workers(),
                        help=f"members trained at once, one torch thread each (default: the cores, "
                             f"{default_workers()} here)")
+    sweep.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                       help="run the members as tasks on an existing Ray cluster (ADDRESS, or auto: the one this "
+                            "machine belongs to); ROOT must be a folder every node sees (NFS)")
+    sweep.add_argument("--gpus-per-run", type=float, default=0.0, metavar="F",
+                       help="with --ray: the fraction of a GPU each member asks for (e.g. 0.25: four share one)")
     sweep.add_argument("--dry-run", action="store_true", help="list the members and the estimated time; "
                                                                "write and train nothing")
     add_root(sweep)
@@ -99,6 +104,12 @@ def cmd_sweep(args: argparse.Namespace, config_flags: list[tuple[str, str, Any, 
 
     if args.workers < 1 or args.workers > 1024:
         raise ConfigError([f"workers: must be between 1 and 1,024 (got {args.workers})"])
+    if not 0 <= args.gpus_per_run <= 64 or (args.gpus_per_run and args.ray is None):
+        raise ConfigError([f"gpus_per_run: must be between 0 and 64, and is for --ray only (got {args.gpus_per_run:g})"])
+    if args.ray is not None:
+        from grok_tui.ray_executor import require_ray
+
+        require_ray()  # before anything is written
     root = Path(args.root)
     sweep = sweep_from_args(args, config_flags)
     states = {m.tag: member_state(m, root) for m in sweep.members}
@@ -108,8 +119,9 @@ def cmd_sweep(args: argparse.Namespace, config_flags: list[tuple[str, str, Any, 
         return 0
     path = save_definition(root, sweep)
     axes = ", ".join(f"{field} x{len(values)}" for field, values in sweep.axes.items()) or "no axis"
+    where = f"on the Ray cluster at {args.ray}" if args.ray is not None else f"{args.workers} at a time"
     print(f"grok-tui: sweep {sweep.name!r}: {len(sweep.members)} members ({axes}), {len(todo)} to train, "
-          f"{args.workers} at a time; definition in {path}", flush=True)
+          f"{where}; definition in {path}", flush=True)
     stop = threading.Event()
     received: list[int] = []
 
@@ -122,8 +134,16 @@ def cmd_sweep(args: argparse.Namespace, config_flags: list[tuple[str, str, Any, 
 
     previous = {sig: signal.signal(sig, on_signal) for sig in EXIT_SIGNAL}
     progress = SweepProgress(sweep.name, len(todo), root)
+    executor: Any
+    if args.ray is not None:
+        from grok_tui.ray_executor import RayExecutor
+
+        executor = RayExecutor(root, args.ray, path.parent / f".{sweep.name}.stop", stop, args.gpus_per_run,
+                               progress.update)
+    else:
+        executor = LocalExecutor(root, args.workers, stop, progress.update)
     try:
-        outcomes = LocalExecutor(root, args.workers, stop, progress.update).run(todo)
+        outcomes = executor.run(todo)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
