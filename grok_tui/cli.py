@@ -36,6 +36,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if "required: TAG" in message:  # argparse reads a tag such as -x as an option
             message += "; a tag that starts with '-' goes after '--' (grok-tui plot -- -x)"
+        elif message.startswith("unrecognized arguments: -") and not message.startswith("unrecognized arguments: --"):
+            message += " (a tag that starts with '-' goes after '--': grok-tui plot -- -x)"
         raise UsageError(message)
 
 
