@@ -151,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch = commands.add_parser("watch", help="live charts of a run another process is training",
                                 description="Attach the live view to logs/TAG (read-only): it follows the log "
                                 "as it grows and as it is cut back on resume.")
-    watch.add_argument("tag", help="the run to watch")
+    watch.add_argument("tag", nargs="?", default=None, help="the run to watch")
+    watch.add_argument("--sweep", metavar="NAME", default=None,
+                       help="the sweep view instead: its members, their states and the phase grid, live")
     _add_root(watch)
 
     runs = commands.add_parser("list", help="list the runs under ROOT/logs",
@@ -388,6 +390,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from grok_tui.runs import RunPaths
     from grok_tui.tui.app import GrokApp
 
+    if (args.tag is None) == (args.sweep is None):
+        raise UsageError("watch: give a run's tag, or --sweep NAME")
+    if args.sweep is not None:
+        from grok_tui.sweep_plot import member_results
+
+        member_results(args.sweep, args.root)  # an unknown or broken sweep: one line, before the TUI opens
+        return GrokApp(root=args.root, sweep=args.sweep).run() or EXIT_OK
     paths = RunPaths.of(args.tag, args.root)
     if not paths.exists():
         raise UsageError(f"tag: no run {args.tag!r} under {paths.root.resolve() / 'logs'}")

@@ -19,7 +19,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from grok_tui.config import ConfigError, is_valid_tag
-from grok_tui.phases import load_events
+from grok_tui.phases import EVENT_LABELS, load_events
 from grok_tui.runlog import last_record
 from grok_tui.runs import RunPaths
 from grok_tui.sweep import Member, definition_path, load_definition, saved_members, value_text
@@ -33,6 +33,7 @@ class MemberResult:
     grokked: int | None  # the epoch test accuracy first reached 99%, None if not (yet)
     epoch: int  # the last logged epoch
     test_acc: float | None
+    phase: str = "no data yet"  # the last phase event's name, as the runs list says it
 
 
 def member_results(name: str, root: Path | str) -> tuple[dict[str, list[Any]], list[MemberResult]]:
@@ -45,16 +46,18 @@ def member_results(name: str, root: Path | str) -> tuple[dict[str, list[Any]], l
     results = []
     for member in saved_members(saved, path):
         paths = RunPaths.of(member.tag, root)
-        grokked = next((e.epoch for e in load_events(paths.events) if e.name == "grokked"), None)
+        events = load_events(paths.events)
+        grokked = next((e.epoch for e in events if e.name == "grokked"), None)
         last = last_record(paths.log) or {}
         epoch, acc = last.get("epoch"), last.get("test_acc")
+        phase = EVENT_LABELS.get(events[-1].name, events[-1].name) if events else "memorizing" if last else "no data yet"
         results.append(MemberResult(member, grokked, epoch if isinstance(epoch, int) else 0,
-                                    acc if isinstance(acc, float) else None))
+                                    acc if isinstance(acc, (int, float)) else None, phase))
     axes = {field: values for field, values in saved["axes"].items() if isinstance(values, list)}
     return axes, results
 
 
-def _cell(results: list[MemberResult]) -> tuple[float | None, int | None, int | None, int]:
+def grok_stats(results: list[MemberResult]) -> tuple[float | None, int | None, int | None, int]:
     """(median, min, max) epochs to grok over the grokked seeds, and how many grokked."""
     epochs = [r.grokked for r in results if r.grokked is not None]
     if not epochs:
@@ -95,7 +98,7 @@ def _line(ax: Any, field: str, values: list[Any], results: list[MemberResult]) -
     ceiling = max([r.member.config.num_epochs for r in results] or [1])
     for x, value in zip(xs, order):
         group = [r for r in results if r.member.values.get(field) == value]
-        median, low, high, count = _cell(group)
+        median, low, high, count = grok_stats(group)
         grokked = [r.grokked for r in group if r.grokked is not None]
         ax.scatter([x] * len(grokked), grokked, s=14, color="#0072B2", alpha=0.45, zorder=2)
         if median is not None and low is not None and high is not None:
@@ -106,7 +109,7 @@ def _line(ax: Any, field: str, values: list[Any], results: list[MemberResult]) -
             ax.scatter([x], [ceiling], marker="^", s=40, color=NOT_GROKKED_COLOR, zorder=3)
             ax.annotate(f"{missing} not grokked\nby {ceiling:,}", (x, ceiling), textcoords="offset points",
                         xytext=(0, 6), ha="center", fontsize=7, color="#666666")
-    medians = [(_cell([r for r in results if r.member.values.get(field) == v])[0], x) for x, v in zip(xs, order)]
+    medians = [(grok_stats([r for r in results if r.member.values.get(field) == v])[0], x) for x, v in zip(xs, order)]
     line = [(x, m) for m, x in medians if m is not None]
     if line:
         ax.plot(*zip(*line), color="#0072B2", linewidth=1.2, zorder=1)
@@ -130,7 +133,7 @@ def _heatmap(fig: Figure, ax: Any, varied: list[str], axes: dict[str, list[Any]]
     for i, y in enumerate(y_values):
         for j, x in enumerate(x_values):
             group = [r for r in results if r.member.values.get(x_field) == x and r.member.values.get(y_field) == y]
-            median, _, _, count = _cell(group)
+            median, _, _, count = grok_stats(group)
             if median is not None:
                 grid[i, j] = median
             labels[i, j] = (f"{median:,.0f}\n" if median is not None else "never\n") + f"{count}/{len(group)}"
@@ -162,4 +165,16 @@ def plot_sweep(name: str, out: Path | str | None = None, root: Path | str = ".",
     return save_figure(fig, target, dpi=dpi)
 
 
-__all__ = ["MemberResult", "member_results", "plot_sweep", "sweep_figure"]
+def members_at(results: list[MemberResult], **values: Any) -> list[MemberResult]:
+    """The members whose swept values include `values` (e.g. every seed of one grid cell)."""
+    return [r for r in results if all(r.member.values.get(field) == value for field, value in values.items())]
+
+
+def grid_axes(axes: dict[str, list[Any]]) -> list[tuple[str, list[Any]]]:
+    """The swept fields a figure or view draws (all but seed), each with its values sorted when numeric."""
+    return [(field, sorted(values) if all(isinstance(v, (int, float)) for v in values) else list(values))
+            for field, values in axes.items() if field != "seed"]
+
+
+__all__ = ["MemberResult", "grid_axes", "grok_stats", "member_results", "members_at", "plot_sweep",
+           "sweep_figure"]

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 
 from conftest import tiny_config
 from grok_tui.cli import CONFIG_FLAGS, FLOAT, INT, main
-from grok_tui.config import MAX_EPOCHS, MAX_P, MAX_SEED, MAX_WIDTH, OPERATIONS, Config, ConfigError, is_prime, \
+from grok_tui.config import MAX_EPOCHS, MAX_P, MAX_SEED, MAX_THREADS, MAX_WIDTH, OPERATIONS, Config, ConfigError, is_prime, \
     is_valid_tag, validate
 from grok_tui.runs import RunPaths
 
@@ -126,6 +126,8 @@ INVALID: dict[str, st.SearchStrategy[Any]] = {
     "log_every": bad_int(1, MAX_EPOCHS),
     "checkpoint_every": bad_int(1, MAX_EPOCHS),
     "measure_every": bad_int(0, MAX_EPOCHS),
+    "threads": bad_int(0, MAX_THREADS),
+    "stop_after_grok": bad_int(0, MAX_EPOCHS, none_ok=True),  # None is valid: train to num_epochs
     "device": st.one_of(st.text(max_size=20).filter(lambda d: not DEVICE_RULE.fullmatch(d)), st.integers(),
                         st.none(), st.binary(max_size=8)),
 }
@@ -333,8 +335,8 @@ async def test_form_refuses_a_bad_value_in_every_field(root: Path) -> None:
                 continue  # operation and device are choices (no bad value can be entered); tags: below
             good = widget.value
             for text in FORM_TEXTS:
-                if name == "d_mlp" and text == "":
-                    continue
+                if name in ("d_mlp", "threads", "stop_after_grok") and text == "":
+                    continue  # blank is valid there: 4 x d_model, every core, train to num_epochs
                 widget.value = text
                 await pilot.pause()
                 shown = [str(app.screen.query_one(f"#err-{n}", Static).render()) for n in (name, "beta1")]

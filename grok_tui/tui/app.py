@@ -31,6 +31,7 @@ from grok_tui.tui.compare import CompareScreen
 from grok_tui.tui.form import FormScreen, unique_tag
 from grok_tui.tui.live import LiveScreen
 from grok_tui.tui.screens import HelpScreen, RunsScreen
+from grok_tui.tui.sweep_view import SweepScreen
 
 T = TypeVar("T")
 
@@ -79,7 +80,7 @@ class GrokApp(App[int]):
     ]
 
     def __init__(self, config: Config | None = None, root: Path | str = ".", watch: str | None = None,
-                 config_given: bool = False, compare: list[str] | None = None) -> None:
+                 config_given: bool = False, compare: list[str] | None = None, sweep: str | None = None) -> None:
         super().__init__()
         self.root = Path(root)
         self.initial = config if config is not None else Config()
@@ -87,13 +88,16 @@ class GrokApp(App[int]):
             self.initial.tag = unique_tag(self.root, self.initial)
         self.watch_tag = watch
         self.compare_tags = compare
+        self.sweep_name = sweep
         self.training: Training | None = None
         self.quit_when_stopped = False
         self.errors: dict[str, str] = {}  # tag -> the last training error, shown in its status panel
 
     def on_mount(self) -> None:
         self._stop_on_hangup()
-        if self.compare_tags:
+        if self.sweep_name is not None:
+            self.push_screen(SweepScreen(self.root, self.sweep_name))
+        elif self.compare_tags:
             self.push_screen(CompareScreen(self.root, self.compare_tags))
         elif self.watch_tag is not None:
             self.push_screen(LiveScreen(RunPaths.of(self.watch_tag, self.root), read_only=True))
@@ -319,6 +323,14 @@ class GrokApp(App[int]):
 
     def on_runs_screen_compare_runs(self, message: RunsScreen.CompareRuns) -> None:
         self.compare_runs(message.tags)
+
+    # ---- requests from the sweep view: its members open above it, so Escape comes back to it
+    def on_sweep_screen_open_run(self, message: SweepScreen.OpenRun) -> None:
+        self.push_screen(LiveScreen(RunPaths.of(message.tag, self.root), read_only=not self.is_training(message.tag),
+                                    can_go_back=True))
+
+    def on_sweep_screen_compare_runs(self, message: SweepScreen.CompareRuns) -> None:
+        self.push_screen(CompareScreen(self.root, message.tags))
 
     def action_new_run(self) -> None:
         fresh_tag = unique_tag(self.root, self.initial)

@@ -111,6 +111,8 @@ class CompareChart(PlotextPlot):
             plt.yticks([0, 50, 100], ["0", "50", "100"])
         elif lows:
             low, high = min(lows), max(highs)
+            if high - low < 1e-9:  # one value everywhere (runs with one log line): plotext divides by the range
+                low, high = low - 0.5, high + 0.5
             ticks, labels = log_ticks(low, high, max_ticks=4)
             plt.yticks(ticks, labels)
             plt.ylim(math.floor(low) if high - low < 1 else low, high)

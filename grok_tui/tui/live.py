@@ -23,6 +23,7 @@ from grok_tui.progress import finite, format_duration, format_percent, format_sc
 from grok_tui.runlog import RunLogReader
 from grok_tui.runs import RunPaths, lock_owner
 from grok_tui.series import RunSeries
+from grok_tui.trainer import early_stop_due
 from grok_tui.tui.charts import FrequencyChart, MeasureLossChart, MetricChart, SeriesChart, SparsityChart
 
 if TYPE_CHECKING:
@@ -87,12 +88,14 @@ class LiveScreen(Screen[None]):
         Binding("m", "toggle_measures", "Measures"),
         Binding("n", "app.new_run", "New run"),
         Binding("g", "app.show_runs", "Runs"),
+        Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, paths: RunPaths, read_only: bool = False) -> None:
+    def __init__(self, paths: RunPaths, read_only: bool = False, can_go_back: bool = False) -> None:
         super().__init__()
         self.paths = paths
         self.read_only = read_only
+        self.can_go_back = can_go_back  # opened from the sweep view: Escape returns to it
         self.series = RunSeries()
         self.reader = RunLogReader(paths.log)
         self.log_x = False
@@ -189,6 +192,14 @@ class LiveScreen(Screen[None]):
     def on_resize(self) -> None:
         self.redraw()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return self.can_go_back
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
     def action_toggle_log_x(self) -> None:
         self.log_x = not self.log_x
         self.redraw(force=True)
@@ -207,7 +218,9 @@ class LiveScreen(Screen[None]):
         owner = lock_owner(self.paths)
         training = self.app_training() or owner is not None
         speed = self.series.epochs_per_second() if training else None
-        state = "training" if training else ("finished" if total and epoch >= total else "stopped")
+        done = bool(total and epoch >= total) or bool(
+            config and early_stop_due(config, self.series.phases.epoch_of("grokked"), epoch))
+        state = "training" if training else ("finished" if done else "stopped")
         if owner is not None and not self.app_training():
             state = f"training (PID {owner['pid']})"
         eta = format_duration((total - epoch) / speed) if (speed and total and training) else "--"
