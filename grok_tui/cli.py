@@ -287,7 +287,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
             plotting.check_size(*size, dpi=args.dpi)
         except ValueError as err:
             raise UsageError(f"argument --width/--height: {err}") from None
-        print(plot_sweep(args.sweep, out=args.out, root=args.root, dpi=args.dpi, size=size))
+        for written in plot_sweep(args.sweep, out=args.out, root=args.root, dpi=args.dpi, size=size):
+            print(written)
         return EXIT_OK
     _existing_runs(args.tags, args.root)
     comparing = len(args.tags) > 1

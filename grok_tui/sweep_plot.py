@@ -156,13 +156,28 @@ def _heatmap(fig: Figure, ax: Any, varied: list[str], axes: dict[str, list[Any]]
 
 
 def plot_sweep(name: str, out: Path | str | None = None, root: Path | str = ".", dpi: int = 150,
-               size: tuple[float, float] | None = None) -> Path:
-    from grok_tui.plotting import save_figure
+               size: tuple[float, float] | None = None) -> list[Path]:
+    """The sweep's figure (default ROOT/sweeps/NAME.png) and, beside it as NAME-curves.<suffix>, the grouped
+    comparison of its members' curves (seed groups as median and band, grok_tui/plotting.py)."""
+    import warnings
+
+    from grok_tui.errors import NoDataError
+    from grok_tui.plotting import plot_comparison, save_figure
 
     axes, results = member_results(name, root)
     fig = sweep_figure(name, axes, results, size or (6.4, 4.4))
     target = Path(out) if out is not None else Path(root) / "sweeps" / f"{name}.png"
-    return save_figure(fig, target, dpi=dpi)
+    written = [save_figure(fig, target, dpi=dpi)]
+    started = [r.member.tag for r in results if r.epoch > 0 or RunPaths.of(r.member.tag, root).log.exists()]
+    curves = target.with_name(f"{target.stem}-curves{target.suffix}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # members not started yet are simply not drawn
+            plot_comparison(started, out=curves, root=root, dpi=dpi)
+        written.append(curves)
+    except NoDataError:
+        pass  # no member has a log line yet: the sweep figure alone
+    return written
 
 
 def members_at(results: list[MemberResult], **values: Any) -> list[MemberResult]:

@@ -79,6 +79,9 @@ def test_plot_sweep_writes_the_format_named(tmp_path: Path, suffix: str, magic: 
     out = tmp_path / f"fig{suffix}"
     assert main(["plot", "--sweep", "f", "--root", str(tmp_path), "--out", str(out)]) == 0
     assert out.read_bytes().startswith(magic)
+    curves = tmp_path / f"fig-curves{suffix}"  # the grouped comparison of the members' curves, beside it
+    assert curves.read_bytes().startswith(magic)
+    assert capsys.readouterr().out.split() == [str(out), str(curves)]
 
 
 def test_plot_sweep_refuses_unknown_or_hostile_names(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
