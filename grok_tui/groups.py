@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from grok_tui.config import EXPERIMENT_FIELDS, Config, ConfigError
+from grok_tui.config import EXPERIMENT_FIELDS, Config
 from grok_tui.runlog import read_log
-from grok_tui.runs import RunPaths
+from grok_tui.runs import RunPaths, read_config
 from grok_tui.series import RunSeries, log10_safe
 
 LOG_KEYS = frozenset({"train_loss", "test_loss", "restricted_loss", "excluded_loss"})  # banded in log10
@@ -48,12 +48,7 @@ class Member:
 
 def load_member(paths: RunPaths) -> Member:
     """A run read from disk; a broken config or log shows as a problem, never as an exception."""
-    config: Config | None = None
-    problem = ""
-    try:
-        config = Config.load(paths.config)
-    except ConfigError as err:
-        problem = str(err)
+    config, problem = read_config(paths)
     series = RunSeries()
     series.extend(read_log(paths.log))
     if not len(series) and not problem:

@@ -331,13 +331,16 @@ def started_at(paths: RunPaths) -> str | None:
     return None
 
 
-def summarize(paths: RunPaths) -> RunSummary:
-    config: Config | None = None
-    problem = ""
+def read_config(paths: RunPaths) -> tuple[Config | None, str]:
+    """The run's config.json, or None and the reason it cannot be read (a broken run, never an exception)."""
     try:
-        config = Config.load(paths.config)
+        return Config.load(paths.config), ""
     except ConfigError as err:
-        problem = str(err)
+        return None, str(err)
+
+
+def summarize(paths: RunPaths) -> RunSummary:
+    config, problem = read_config(paths)
     records = read_log(paths.log)
     last = records[-1] if records else None
     accs = [r["test_acc"] for r in records if isinstance(r.get("test_acc"), (int, float))]
