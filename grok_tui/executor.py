@@ -24,20 +24,12 @@ from typing import IO
 
 from grok_tui.config import Config
 from grok_tui.errors import CheckpointError
-from grok_tui.phases import load_events
+from grok_tui.phases import early_stop_due, load_events
 from grok_tui.runlog import last_record
 from grok_tui.runs import RunPaths, lock_owner
-from grok_tui.sweep import Member
-from grok_tui.trainer import early_stop_due
+from grok_tui.sweep import Member, default_workers
 
 POLL_S = 0.2
-
-
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 @dataclass

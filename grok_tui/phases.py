@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grok_tui.atomic import atomic_write_text
+from grok_tui.config import Config
 from grok_tui.runlog import Record
 
 GROKKED_ACC = 0.99  # the paper's and our threshold for "memorized" (train) and "grokked" (test)
@@ -95,6 +96,12 @@ def track(records: list[Record]) -> PhaseTracker:
     for record in records:
         tracker.feed(record)
     return tracker
+
+
+def early_stop_due(config: Config, grokked_epoch: int | None, epoch: int) -> bool:
+    """Whether a run at `epoch` that grokked at `grokked_epoch` is done by its stop_after_grok setting."""
+    return (config.stop_after_grok is not None and grokked_epoch is not None
+            and epoch >= grokked_epoch + config.stop_after_grok)
 
 
 def save_events(path: Path, events: list[Event]) -> None:

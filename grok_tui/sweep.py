@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,14 @@ INT_FIELDS = {"p", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs"
 FLOAT_FIELDS = {"lr", "weight_decay", "frac_train"}
 MAX_MEMBERS = 10_000
 _RANGE = re.compile(r"(\d+)-(\d+)")
+
+
+def default_workers() -> int:
+    """The cores this process may use: the local executor's default pool size."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def parse_values(name: str, text: str) -> list[Any]:

@@ -25,7 +25,7 @@ EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 
 def add_sweep_parser(commands: Any, config_flags: list[tuple[str, str, Any, str]], add_root: Any) -> None:
-    from grok_tui.executor import default_workers
+    from grok_tui.sweep import default_workers
 
     sweep = commands.add_parser(
         "sweep", help="train a grid of runs (comma lists and ranges of config values), resumable",

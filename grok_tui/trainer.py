@@ -31,7 +31,7 @@ from grok_tui.environment import Session, begin_session, default_threads
 from grok_tui.errors import TrainingError
 from grok_tui.measures import ProgressMeasures
 from grok_tui.model import SimpleTransformer, cross_entropy_float64, float64_device, sum_squared_weights, to_float64
-from grok_tui.phases import Event, PhaseTracker, save_events, track
+from grok_tui.phases import Event, PhaseTracker, early_stop_due, save_events, track
 from grok_tui.runlog import Record, RunLogWriter, cut_back, read_log
 from grok_tui.runs import RunLock, RunPaths
 
@@ -391,11 +391,6 @@ class TrainingLoop:
             _write_curves(self.paths)
         return TrainResult(self.config, self.paths, self.model, self.epoch, ended or "finished", self.last)
 
-
-def early_stop_due(config: Config, grokked_epoch: int | None, epoch: int) -> bool:
-    """Whether a run at `epoch` that grokked at `grokked_epoch` is done by its stop_after_grok setting."""
-    return (config.stop_after_grok is not None and grokked_epoch is not None
-            and epoch >= grokked_epoch + config.stop_after_grok)
 
 
 def _write_curves(paths: RunPaths) -> None:

@@ -32,7 +32,7 @@ from grok_tui.runlog import read_log
 from grok_tui.runs import RunPaths
 from grok_tui.trainer import reference_logits, seed_everything, train_grokking
 
-QUICK = ["--preset", "quick", "--device", "cpu"]
+QUICK = ["--preset", "quick", "--device", "cpu", "--log-every", "5"]
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the machine's default thread count, as a user gets
     ENV.pop(name, None)

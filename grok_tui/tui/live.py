@@ -22,8 +22,8 @@ from grok_tui.environment import environment_changes, read_sessions
 from grok_tui.progress import finite, format_duration, format_percent, format_sci
 from grok_tui.runlog import RunLogReader
 from grok_tui.runs import RunPaths, lock_owner
+from grok_tui.phases import early_stop_due
 from grok_tui.series import RunSeries
-from grok_tui.trainer import early_stop_due
 from grok_tui.tui.charts import FrequencyChart, MeasureLossChart, MetricChart, SeriesChart, SparsityChart
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from grok_tui.progress import format_percent
 from grok_tui.runs import RunPaths, lock_owner
 from grok_tui.sweep import value_text
 from grok_tui.sweep_plot import MemberResult, grid_axes, grok_stats, member_results, members_at
-from grok_tui.trainer import early_stop_due
+from grok_tui.phases import early_stop_due
 
 REFRESH_S = 2.0
 
