@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import sys
 import threading
@@ -434,6 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(err), EXIT_BAD_INPUT)  # UnsafeTargetError is an OSError: caught before them
     except (RunLockedError, TrainingError) as err:
         return _fail(str(err), EXIT_FAILED)
+    except BrokenPipeError:  # `grok-tui list | head`: the reader left; no error to report to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as err:
         return _fail(f"{err.filename or 'file'}: {err.strerror or err}", EXIT_FAILED)
     except KeyboardInterrupt:

@@ -25,7 +25,7 @@ from pathlib import Path
 from grok_tui.atomic import kind_of, raise_naming
 from grok_tui.config import TAG_RULE, Config, ConfigError, is_valid_tag
 from grok_tui.errors import RunLockedError, UnsafeTargetError
-from grok_tui.phases import GROKKED_ACC, track
+from grok_tui.phases import GROKKED_ACC, early_stop_due, track
 from grok_tui.runlog import Record, read_log
 
 
@@ -288,7 +288,7 @@ class RunSummary:
     last: Record | None
     best_test_acc: float | None
     grokked_epoch: int | None
-    status: str  # running / stopped (before num_epochs, grokked or not) / finished / new / broken
+    status: str  # running / stopped (before num_epochs, grokked or not) / done early (stop_after_grok) / finished / new / broken
     problem: str = ""
     phase: str = "no data yet"  # grok_tui/phases.py: memorizing / memorized / circuit formation / grokked
     memorized_epoch: int | None = None
@@ -355,6 +355,8 @@ def summarize(paths: RunPaths) -> RunSummary:
         status = "new"
     elif last["epoch"] >= config.num_epochs:
         status = "finished"
+    elif early_stop_due(config, grokked, last["epoch"]):
+        status = "done early"  # its stop_after_grok setting ended it on purpose
     else:
         status = "stopped"  # even when it grokked: it has not run its schedule
     return RunSummary(paths.tag, config, last, best, grokked, status, problem,

@@ -39,6 +39,9 @@ def test_the_run_ends_on_the_first_log_line_n_epochs_after_grokking(early) -> No
     assert read_log(paths.log)[-1]["epoch"] == result.epoch
     assert load_checkpoint(paths.checkpoint)["epoch"] == result.epoch
     assert paths.curves_png.exists()
+    from grok_tui.runs import summarize
+
+    assert summarize(paths).status == "done early"  # not "stopped": it ended on purpose
 
 
 def test_an_early_stopped_run_is_the_same_run_as_a_full_one(early, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
