@@ -327,17 +327,17 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from grok_tui.progress import table_lines
     from grok_tui.runs import RunPaths, list_runs
 
     summaries = list_runs(args.root)
     if not summaries:
         print(f"no runs under {Path(args.root).resolve() / 'logs'}")
         return EXIT_OK
-    rows = list_table(summaries)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    sessions = [""] + [session_line(RunPaths.of(s.tag, args.root)) for s in summaries] if args.long else [""] * len(rows)
-    for row, session in zip(rows, sessions):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    lines = table_lines(list_table(summaries))
+    sessions = [""] + [session_line(RunPaths.of(s.tag, args.root)) for s in summaries] if args.long else [""] * len(lines)
+    for line, session in zip(lines, sessions):
+        print(line)
         if session:
             print(f"    {session}")
     for s in summaries:

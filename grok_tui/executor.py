@@ -24,7 +24,7 @@ from typing import IO
 
 from grok_tui.config import Config
 from grok_tui.errors import CheckpointError
-from grok_tui.phases import early_stop_due, load_events
+from grok_tui.phases import early_stop_due, grokked_epoch
 from grok_tui.runlog import last_record
 from grok_tui.runs import RunPaths, lock_owner
 from grok_tui.sweep import Member, default_workers
@@ -36,6 +36,7 @@ POLL_S = 0.2
 class MemberState:
     state: str  # new / resume / done / training elsewhere
     epoch: int  # the checkpoint's epoch (0 when new)
+    grokked: int | None = None  # the epoch it grokked, from events.json
 
 
 def member_state(member: Member, root: Path) -> MemberState:
@@ -52,10 +53,10 @@ def member_state(member: Member, root: Path) -> MemberState:
         epoch = int(load_checkpoint(paths.checkpoint)["epoch"])
     except (CheckpointError, KeyError, TypeError, ValueError):
         return MemberState("resume", 0)  # the trainer will say what is wrong with it
-    grokked = next((e.epoch for e in load_events(paths.events) if e.name == "grokked"), None)
+    grokked = grokked_epoch(paths.events)
     if epoch >= member.config.num_epochs or early_stop_due(member.config, grokked, epoch):
-        return MemberState("done", epoch)
-    return MemberState("resume", epoch)
+        return MemberState("done", epoch, grokked)
+    return MemberState("resume", epoch, grokked)
 
 
 def train_command(config: Config, root: Path) -> list[str]:

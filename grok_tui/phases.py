@@ -98,6 +98,11 @@ def track(records: list[Record]) -> PhaseTracker:
     return tracker
 
 
+def grokked_epoch(events_path: Path) -> int | None:
+    """The epoch a run grokked, from its events.json; None if it has not (or the file cannot be read)."""
+    return next((e.epoch for e in load_events(events_path) if e.name == "grokked"), None)
+
+
 def early_stop_due(config: Config, grokked_epoch: int | None, epoch: int) -> bool:
     """Whether a run at `epoch` that grokked at `grokked_epoch` is done by its stop_after_grok setting."""
     return (config.stop_after_grok is not None and grokked_epoch is not None

@@ -33,6 +33,12 @@ def finite(value: object) -> float | None:
     return None
 
 
+def table_lines(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows of cells (the header first) as lines with every column left-aligned to its widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+
+
 def format_percent(value: object) -> str:
     """A fraction as a percentage with one decimal; '-' when it is missing or not finite."""
     number = finite(value)

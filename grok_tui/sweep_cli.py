@@ -193,22 +193,21 @@ class SweepProgress:
 
 def print_members(sweep: Any, root: Path) -> None:
     from grok_tui.executor import member_state
-    from grok_tui.phases import load_events
-    from grok_tui.runs import RunPaths
+    from grok_tui.progress import table_lines
+    from grok_tui.sweep import value_text
 
     rows = [("MEMBER", *(field.upper() for field in sweep.axes), "STATE", "EPOCH", "GROKKED")]
     for member in sweep.members:
         state = member_state(member, root)
-        grok = next((e.epoch for e in load_events(RunPaths.of(member.tag, root).events) if e.name == "grokked"), None)
-        rows.append((member.tag, *(_text(member.values[field]) for field in sweep.axes), state.state,
-                     f"{state.epoch:,}", f"{grok:,}" if grok is not None else "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        rows.append((member.tag, *(value_text(member.values[field]) for field in sweep.axes), state.state,
+                     f"{state.epoch:,}", f"{state.grokked:,}" if state.grokked is not None else "-"))
+    print("\n".join(table_lines(rows)))
 
 
 def print_plan(sweep: Any, states: dict[str, Any], todo: list[Any], workers: int) -> None:
     from grok_tui.executor import epoch_seconds
+    from grok_tui.progress import format_duration, table_lines
+    from grok_tui.sweep import value_text
 
     rows = [("MEMBER", *(field.upper() for field in sweep.axes), "WOULD", "EPOCHS LEFT")]
     seconds = 0.0
@@ -217,17 +216,13 @@ def print_plan(sweep: Any, states: dict[str, Any], todo: list[Any], workers: int
         state = states[member.tag]
         left = max(0, member.config.num_epochs - state.epoch) if member in todo else 0
         action = {"new": "start", "resume": f"resume from {state.epoch:,}"}.get(state.state, f"skip: {state.state}")
-        rows.append((member.tag, *(_text(member.values[field]) for field in sweep.axes), action, f"{left:,}"))
+        rows.append((member.tag, *(value_text(member.values[field]) for field in sweep.axes), action, f"{left:,}"))
         if left:
             shape = _shape(member.config)
             if shape not in cost:
                 cost[shape] = epoch_seconds(member.config)
             seconds += left * cost[shape]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    from grok_tui.progress import format_duration
-
+    print("\n".join(table_lines(rows)))
     parallel = min(workers, max(1, len(todo)))
     early = any(m.config.stop_after_grok is not None for m in todo)
     print(f"{len(sweep.members)} members, {len(todo)} to train on {workers} workers: about "
@@ -240,8 +235,3 @@ def _shape(config: Config) -> tuple[Any, ...]:
     return (config.p, config.operation, config.frac_train, config.d_model, config.num_heads, config.mlp_width,
             config.log_every, config.measure_every)
 
-
-def _text(value: Any) -> str:
-    from grok_tui.sweep import value_text
-
-    return value_text(value)
