@@ -20,6 +20,7 @@ import torch
 from grok_tui.atomic import atomic_write_with, remove_leftover_temps
 from grok_tui.config import Config
 from grok_tui.errors import CheckpointError
+from grok_tui.interventions import filter_state_problem
 
 FORMAT = 1
 
@@ -164,10 +165,11 @@ def fresh_states(config: Config) -> tuple[dict[str, Any], dict[str, Any]]:
     meta device (no memory, no computation): what a checkpoint's entries are compared with."""
     from grok_tui.model import SimpleTransformer
 
+    from grok_tui.trainer import make_optimizer
+
     with torch.device("meta"):
         model = SimpleTransformer(config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                  betas=tuple(config.betas))  # type: ignore[arg-type]
+    optimizer = make_optimizer(model.parameters(), config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     group = {key: value for key, value in optimizer.state_dict()["param_groups"][0].items() if key != "lr"}
     return group, scheduler.state_dict()
@@ -269,7 +271,8 @@ def checkpoint_problem(state: dict[str, Any], config: Config) -> str | None:
     shapes = expected_shapes(config)
     return (_model_problem(state.get("model"), shapes)
             or _optimizer_problem(state.get("optimizer"), shapes, epoch, config)
-            or _scheduler_problem(state.get("scheduler"), epoch, config) or _rng_problem(state.get("rng")))
+            or _scheduler_problem(state.get("scheduler"), epoch, config) or _rng_problem(state.get("rng"))
+            or filter_state_problem(state.get("grokfast"), config, list(shapes.values()), epoch))
 
 
 def validate_checkpoint(state: dict[str, Any], config: Config, path: Path) -> None:

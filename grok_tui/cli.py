@@ -68,6 +68,14 @@ CONFIG_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--lr", "lr", FLOAT, "AdamW learning rate (paper: 1e-3)"),
     ("--weight-decay", "weight_decay", FLOAT, "AdamW weight decay (paper: 1.0)"),
     ("--warmup-steps", "warmup_steps", INT, "linear warmup steps (paper: 10)"),
+    ("--adam-eps", "adam_eps", FLOAT, "AdamW's epsilon (default 1e-8, torch's; Prieto et al. 2025 use 1e-30)"),
+    ("--grokfast", "grokfast", str, "none (default), ema or ma: Grokfast's gradient filter (Lee et al. 2024)"),
+    ("--grokfast-alpha", "grokfast_alpha", FLOAT, "Grokfast-EMA's momentum alpha (default 0.98)"),
+    ("--grokfast-lamb", "grokfast_lamb", FLOAT, "Grokfast's amplification lamb (default 2 for ema, 5 for ma)"),
+    ("--grokfast-window", "grokfast_window", INT, "Grokfast-MA's window of gradients (default 100)"),
+    ("--loss", "loss", str, "softmax (default) or stablemax (Prieto et al. 2025): the cross-entropy's probabilities"),
+    ("--softmax-precision", "softmax_precision", str,
+     "float64 (default, the paper's intent) or float32 (what its released code computes)"),
     ("--num-epochs", "num_epochs", INT, "full-batch steps in total (paper code: 50000)"),
     ("--log-every", "log_every", INT, "epochs between log lines (default 100)"),
     ("--checkpoint-every", "checkpoint_every", INT, "epochs between checkpoints (default 1000)"),
@@ -89,6 +97,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         group.add_argument(flag, dest=name, type=kind, default=argparse.SUPPRESS, help=text)
     group.add_argument("--betas", dest="betas", type=FLOAT, nargs=2, metavar=("B1", "B2"),
                        default=argparse.SUPPRESS, help="AdamW betas (paper: 0.9 0.98)")
+    group.add_argument("--orthograd", dest="orthograd", action=argparse.BooleanOptionalAction,
+                       default=argparse.SUPPRESS,
+                       help="⊥Grad (Prieto et al. 2025): step along the gradient's part orthogonal to the weights")
 
 
 def _add_root(parser: argparse.ArgumentParser) -> None:
@@ -196,7 +207,7 @@ def config_from_args(args: argparse.Namespace, check: bool = True) -> Config:
 
 
 def _config_names() -> list[str]:
-    return [name for _, name, _, _ in CONFIG_FLAGS] + ["betas"]
+    return [name for _, name, _, _ in CONFIG_FLAGS] + ["betas", "orthograd"]
 
 
 def cmd_train(args: argparse.Namespace) -> int:

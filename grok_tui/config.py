@@ -42,7 +42,19 @@ MAX_SEED = 2**32 - 1  # numpy's legacy RandomState (used for the `rand` table) t
 EXPERIMENT_FIELDS = (
     "p", "operation", "d_model", "num_heads", "d_mlp", "lr", "weight_decay", "betas",
     "warmup_steps", "frac_train", "seed",
+    "grokfast", "grokfast_alpha", "grokfast_lamb", "grokfast_window", "orthograd", "loss", "softmax_precision",
+    "adam_eps",
 )
+
+# Interventions from the later literature (grok_tui/interventions.py, grok_tui/losses.py); the defaults are
+# the paper's run, bit for bit.
+GROKFAST = ("none", "ema", "ma")  # Lee et al. 2024, arXiv 2405.20233
+GROKFAST_LAMB = {"ema": 2.0, "ma": 5.0}  # the paper's defaults for each filter
+LOSSES = ("softmax", "stablemax")  # StableMax: Prieto et al. 2025, arXiv 2501.04697
+PRECISIONS = ("float64", "float32")
+MAX_WINDOW = 10_000
+# Grokfast's settings only matter with their filter: the grokfast values under which each one is used.
+INACTIVE_UNLESS = {"grokfast_alpha": ("ema",), "grokfast_window": ("ma",), "grokfast_lamb": ("ema", "ma")}
 
 
 class ConfigError(ValueError):
@@ -70,6 +82,15 @@ class Config:
     weight_decay: float = 1.0
     betas: tuple[float, float] = (0.9, 0.98)
     warmup_steps: int = 10
+    adam_eps: float = 1e-8  # torch's default; Prieto et al. use 1e-30, a larger one damps Slingshots
+    # interventions (off by default: the paper's run)
+    grokfast: str = "none"  # none | ema | ma: amplify the slow part of the gradient
+    grokfast_alpha: float = 0.98  # EMA: mu = alpha * mu + (1 - alpha) * g
+    grokfast_lamb: float | None = None  # g += lamb * filtered; None: 2.0 for ema, 5.0 for ma
+    grokfast_window: int = 100  # MA: the mean of the last `window` gradients
+    orthograd: bool = False  # ⊥Grad: drop the gradient's component along the weights, keep its norm
+    loss: str = "softmax"  # softmax | stablemax: the probabilities the cross-entropy is taken of
+    softmax_precision: str = "float64"  # float64 (the paper's intent) | float32 (what its code computes)
     # schedule
     num_epochs: int = 50_000
     log_every: int = 100
@@ -92,6 +113,13 @@ class Config:
     def mlp_width(self) -> int:
         """The MLP hidden size: d_mlp if given, else the paper's 4 * d_model."""
         return self.d_mlp if self.d_mlp is not None else 4 * self.d_model
+
+    @property
+    def grokfast_strength(self) -> float:
+        """Grokfast's lamb: the field if given, else the paper's default for the filter."""
+        if self.grokfast_lamb is not None:
+            return self.grokfast_lamb
+        return GROKFAST_LAMB.get(self.grokfast, 0.0)
 
     @property
     def d_head(self) -> int:
@@ -131,6 +159,10 @@ class Config:
         def resolved(config: Config, name: str) -> Any:
             if name == "d_mlp":
                 return config.mlp_width
+            if name in INACTIVE_UNLESS and config.grokfast not in INACTIVE_UNLESS[name]:
+                return None  # a setting of a filter the run does not use changes nothing
+            if name == "grokfast_lamb":
+                return config.grokfast_strength
             value = getattr(config, name)
             return tuple(value) if name == "betas" else value  # a list from JSON equals the tuple
 
@@ -290,6 +322,9 @@ def validate(config: Config) -> list[str]:
     ):
         problems.append(f"betas: must be two numbers in [0, 1) (got {_show(betas)})")
     _int_rule(problems, "warmup_steps", c.warmup_steps, 0, MAX_EPOCHS)
+    if not _is_real(c.adam_eps) or not c.adam_eps > 0:
+        problems.append(f"adam_eps: must be a finite number > 0 (got {_show(c.adam_eps)})")
+    _interventions_rules(problems, c)
 
     _int_rule(problems, "num_epochs", c.num_epochs, 1, MAX_EPOCHS)
     _int_rule(problems, "log_every", c.log_every, 1, MAX_EPOCHS)
@@ -302,6 +337,23 @@ def validate(config: Config) -> list[str]:
     if not isinstance(c.device, str) or not _DEVICE_RE.fullmatch(c.device):
         problems.append(f"device: must be auto, cpu, cuda, cuda:N or mps (got {_show(c.device)})")
     return problems
+
+
+def _interventions_rules(problems: list[str], c: Config) -> None:
+    if not isinstance(c.grokfast, str) or c.grokfast not in GROKFAST:
+        problems.append(f"grokfast: must be one of {', '.join(GROKFAST)} (got {_show(c.grokfast)})")
+    if not _is_real(c.grokfast_alpha) or not 0 <= c.grokfast_alpha < 1:
+        problems.append(f"grokfast_alpha: must be a number in [0, 1) (got {_show(c.grokfast_alpha)})")
+    if c.grokfast_lamb is not None and (not _is_real(c.grokfast_lamb) or not c.grokfast_lamb >= 0):
+        problems.append(f"grokfast_lamb: must be a finite number >= 0 (got {_show(c.grokfast_lamb)})")
+    _int_rule(problems, "grokfast_window", c.grokfast_window, 1, MAX_WINDOW)
+    if not isinstance(c.orthograd, bool):
+        problems.append(f"orthograd: must be true or false (got {_show(c.orthograd)})")
+    if not isinstance(c.loss, str) or c.loss not in LOSSES:
+        problems.append(f"loss: must be one of {', '.join(LOSSES)} (got {_show(c.loss)})")
+    if not isinstance(c.softmax_precision, str) or c.softmax_precision not in PRECISIONS:
+        problems.append(f"softmax_precision: must be one of {', '.join(PRECISIONS)} "
+                        f"(got {_show(c.softmax_precision)})")
 
 
 __all__ = [

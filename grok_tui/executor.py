@@ -68,7 +68,8 @@ def train_command(config: Config, root: Path) -> list[str]:
         value = getattr(config, name)
         if value is not None:
             command += [f"{flag}={value!r}" if isinstance(value, float) else f"{flag}={value}"]
-    return command + ["--betas", repr(float(config.betas[0])), repr(float(config.betas[1]))]
+    return command + ["--betas", repr(float(config.betas[0])), repr(float(config.betas[1])),
+                      "--orthograd" if config.orthograd else "--no-orthograd"]
 
 
 @dataclass

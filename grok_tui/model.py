@@ -96,6 +96,12 @@ def cross_entropy_float64(logits: torch.Tensor, labels: torch.Tensor) -> torch.T
     return -logprobs.gather(-1, labels.to(logprobs.device)[:, None]).mean()
 
 
+def squared_norms(model: nn.Module) -> dict[str, float]:
+    """Each parameter tensor's sum of squares, by name (float64)."""
+    with torch.no_grad():
+        return {name: float((to_float64(param) ** 2).sum()) for name, param in model.named_parameters()}
+
+
 def sum_squared_weights(model: nn.Module) -> float:
     """The paper's weight-norm measure: sum of squares of every parameter."""
     with torch.no_grad():

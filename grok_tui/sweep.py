@@ -30,12 +30,16 @@ from grok_tui.config import Config, ConfigError, is_valid_tag
 TAG_PARTS: dict[str, str] = {
     "operation": "op", "p": "p", "d_model": "dm", "num_heads": "h", "d_mlp": "mlp", "lr": "lr",
     "weight_decay": "wd", "warmup_steps": "wu", "frac_train": "ft", "num_epochs": "ep", "log_every": "le",
-    "checkpoint_every": "ce", "measure_every": "me", "stop_after_grok": "sg", "device": "dev", "seed": "s",
+    "checkpoint_every": "ce", "measure_every": "me", "stop_after_grok": "sg", "device": "dev",
+    "adam_eps": "eps", "grokfast": "gf", "grokfast_alpha": "gfa", "grokfast_lamb": "gfl", "grokfast_window": "gfw",
+    "orthograd": "og", "loss": "loss", "softmax_precision": "sp", "seed": "s",
 }
 SWEEPABLE = tuple(TAG_PARTS)
 INT_FIELDS = {"p", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs", "log_every", "checkpoint_every",
-              "measure_every", "stop_after_grok", "seed", "threads"}
-FLOAT_FIELDS = {"lr", "weight_decay", "frac_train"}
+              "measure_every", "stop_after_grok", "seed", "threads", "grokfast_window"}
+FLOAT_FIELDS = {"lr", "weight_decay", "frac_train", "adam_eps", "grokfast_alpha", "grokfast_lamb"}
+BOOL_FIELDS = {"orthograd"}
+BOOL_TEXT = {"on": True, "off": False, "true": True, "false": False}
 MAX_MEMBERS = 10_000
 _RANGE = re.compile(r"(\d+)-(\d+)")
 
@@ -64,6 +68,10 @@ def parse_values(name: str, text: str) -> list[Any]:
             values.append(_convert(int, name, piece, "whole numbers or ranges such as 0-4", flag))
         elif name in FLOAT_FIELDS:
             values.append(_convert(float, name, piece, "numbers", flag))
+        elif name in BOOL_FIELDS:
+            if piece.lower() not in BOOL_TEXT:
+                raise ConfigError([f"{name}: must be on or off, or both as on,off (got {flag} {piece!r})"])
+            values.append(BOOL_TEXT[piece.lower()])
         else:
             values.append(piece)
     if len(set(values)) != len(values):
@@ -79,7 +87,9 @@ def _convert(kind: type, name: str, piece: str, rule: str, flag: str) -> Any:
 
 
 def value_text(value: Any) -> str:
-    """A value as it appears in a tag: 0.3, 1, 1e-05, add."""
+    """A value as it appears in a tag: 0.3, 1, 1e-05, add, on."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
     return format(value, "g") if isinstance(value, float) else str(value)
 
 

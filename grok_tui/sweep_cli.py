@@ -42,6 +42,8 @@ def add_sweep_parser(commands: Any, config_flags: list[tuple[str, str, Any, str]
             group.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=text)
     group.add_argument("--betas", dest="betas", type=float, nargs=2, metavar=("B1", "B2"),
                        default=argparse.SUPPRESS, help="AdamW betas, for every member")
+    group.add_argument("--orthograd", dest="orthograd", nargs="?", const="on", default=argparse.SUPPRESS,
+                       metavar="on,off", help="⊥Grad for every member (alone), or on,off to compare")
     sweep.add_argument("--workers", type=int, default=default_workers(),
                        help=f"members trained at once, one torch thread each (default: the cores, "
                             f"{default_workers()} here)")
@@ -61,7 +63,8 @@ def sweep_from_args(args: argparse.Namespace, config_flags: list[tuple[str, str,
 
     path = definition_path(args.root, args.name)
     saved = load_definition(path)
-    given = [name for _, name, _, _ in config_flags if name != "tag" and hasattr(args, name)]
+    given = [name for name in [*(name for _, name, _, _ in config_flags), "orthograd"]
+             if name != "tag" and hasattr(args, name)]
     if saved is not None and not given and not hasattr(args, "preset") and not hasattr(args, "betas"):
         base = Config.from_dict(saved["base"])  # `grok-tui sweep NAME` alone: the saved sweep as it was
     else:

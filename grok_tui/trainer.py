@@ -27,10 +27,12 @@ from grok_tui.checkpoint import load_checkpoint, restore_rng_states, rng_states,
 from grok_tui.config import Config, ConfigError
 from grok_tui.data import Dataset, make_dataset
 from grok_tui.engine import last_position_logits
+from grok_tui.interventions import make_filter, orthogonalize_gradients
+from grok_tui.losses import example_losses
 from grok_tui.environment import Session, begin_session, default_threads
 from grok_tui.errors import TrainingError
 from grok_tui.measures import ProgressMeasures
-from grok_tui.model import SimpleTransformer, cross_entropy_float64, float64_device, sum_squared_weights, to_float64
+from grok_tui.model import SimpleTransformer, float64_device, squared_norms, sum_squared_weights
 from grok_tui.phases import Event, PhaseTracker, early_stop_due, save_events, track
 from grok_tui.runlog import Record, RunLogWriter, cut_back, read_log
 from grok_tui.runs import RunLock, RunPaths
@@ -76,6 +78,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def make_optimizer(params: Any, config: Config) -> torch.optim.AdamW:
+    """The paper's AdamW, with Adam's epsilon from the config (torch's 1e-8 by default)."""
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay,
+                             betas=tuple(config.betas), eps=config.adam_eps)  # type: ignore[arg-type]
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -87,6 +95,21 @@ def warmup_factor(warmup_steps: int) -> Callable[[int], float]:
         return min(step / warmup_steps, 1.0) if warmup_steps > 0 else 1.0
 
     return factor
+
+
+# The training step's forward and backward run over chunks of the training set whose activations fit in
+# about this many bytes, their gradients added up; at p=997 the full batch's float64 loss alone would take
+# several GB. A training set that fits in one chunk (every p up to 307 at the paper's widths) takes one
+# step exactly as without chunking.
+TRAIN_CHUNK_BYTES = 512 * 2**20
+
+
+def train_chunk_rows(model: SimpleTransformer) -> int:
+    """Rows per training chunk: a row's float32 activations and logits, its float64 loss terms, and the
+    gradients of all of them."""
+    d_model, d_mlp, d_vocab = model.W_in.shape[1], model.W_in.shape[0], model.W_U.shape[1]
+    per_row = 2 * (4 * (8 * d_model + 2 * d_mlp + 2 * d_vocab) + 8 * 3 * d_vocab)  # bytes, forward + backward
+    return max(1, TRAIN_CHUNK_BYTES // per_row)
 
 
 # Evaluation runs over all p^2 inputs in chunks of rows whose temporaries fit in about this many bytes:
@@ -118,17 +141,21 @@ def all_logits(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = la
     return out
 
 
-def evaluate(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = last_position_logits) -> dict[str, float]:
+def evaluate(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = last_position_logits,
+             loss: str = "softmax") -> dict[str, float]:
     """Loss and accuracy on train and test, from one pass over every input."""
-    return metrics_of(all_logits(model, data, logits_fn), data)
+    return metrics_of(all_logits(model, data, logits_fn), data, loss=loss)
 
 
 @torch.inference_mode()
-def metrics_of(logits: torch.Tensor, data: Dataset, chunk_rows: int | None = None) -> dict[str, float]:
+def metrics_of(logits: torch.Tensor, data: Dataset, chunk_rows: int | None = None,
+               loss: str = "softmax") -> dict[str, float]:
     """Loss and accuracy on train and test from the logits of every input.
 
-    The float64 log-softmax runs on chunks of rows (default: as many as fit in EVAL_CHUNK_BYTES); each
-    row's loss is computed on its own, so the result is the same, bit for bit, for any chunking.
+    The loss is the run's own (softmax or StableMax cross-entropy), always in float64: a measurement,
+    whatever precision training uses. It runs on chunks of rows (default: as many as fit in
+    EVAL_CHUNK_BYTES); each row's loss is computed on its own, so the result is the same, bit for bit,
+    for any chunking.
     """
     device = float64_device(logits.device)  # the float64 device (the CPU for MPS) holds the results
     data = data.to(device)
@@ -139,8 +166,7 @@ def metrics_of(logits: torch.Tensor, data: Dataset, chunk_rows: int | None = Non
     for start in range(0, n, rows):
         chunk = logits[start:start + rows]  # [rows, d_vocab]
         labels = data.labels[start:start + rows]  # [rows]
-        logprobs = torch.log_softmax(to_float64(chunk), dim=-1)  # [rows, d_vocab]
-        losses[start:start + rows] = -logprobs.gather(-1, labels[:, None])[:, 0]
+        losses[start:start + rows] = example_losses(chunk, labels, loss)
         correct[start:start + rows] = (chunk.argmax(dim=-1).to(device) == labels).double()
     return {
         "train_loss": losses[data.train_idx].mean().item(),
@@ -273,10 +299,9 @@ class TrainingLoop:
         self.train_labels = self.data.train_labels  # [n_train]
         # Initialize on the CPU so a seed gives the same initial weights on every device.
         self.model = SimpleTransformer(config).to(device)
-        self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-            betas=tuple(config.betas),  # type: ignore[arg-type]
-        )
+        self.params = list(self.model.parameters())
+        self.optimizer = make_optimizer(self.params, config)
+        self.grad_filter = make_filter(config)  # Grokfast, or None
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_factor(config.warmup_steps))
         self.epoch, self.elapsed_before = 0, 0.0
         self.last_checkpoint_epoch: int | None = None
@@ -284,6 +309,8 @@ class TrainingLoop:
             self.model.load_state_dict(checkpoint["model"])
             self.optimizer.load_state_dict(checkpoint["optimizer"])
             self.scheduler.load_state_dict(checkpoint["scheduler"])
+            if self.grad_filter is not None:
+                self.grad_filter.load_state_dict(checkpoint["grokfast"])
             restore_rng_states(checkpoint["rng"])
             self.epoch = int(checkpoint["epoch"])
             self.elapsed_before = float(checkpoint.get("elapsed_s", 0.0))
@@ -301,16 +328,33 @@ class TrainingLoop:
         return self.elapsed_before + time.perf_counter() - self.started
 
     def step(self) -> None:
-        logits = self.logits_fn(self.model, self.train_a, self.train_b)  # [n_train, d_vocab]
-        loss = cross_entropy_float64(logits, self.train_labels)
-        loss.backward()
+        self.backward()
+        if self.grad_filter is not None:
+            self.grad_filter.apply(self.params)
+        if self.config.orthograd:
+            orthogonalize_gradients(self.params)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
 
+    def backward(self) -> None:
+        """The gradient of the mean training loss over the whole training set (full batch), in chunks of
+        train_chunk_rows when it does not fit in one."""
+        config, n = self.config, len(self.train_labels)
+        rows = train_chunk_rows(self.model)
+        if n <= rows:
+            logits = self.logits_fn(self.model, self.train_a, self.train_b)  # [n_train, d_vocab]
+            example_losses(logits, self.train_labels, config.loss, config.softmax_precision).mean().backward()
+            return
+        for start in range(0, n, rows):  # each chunk adds its share of the mean's gradient
+            logits = self.logits_fn(self.model, self.train_a[start:start + rows], self.train_b[start:start + rows])
+            losses = example_losses(logits, self.train_labels[start:start + rows], config.loss,
+                                    config.softmax_precision)
+            (losses.sum() / n).backward()
+
     def record(self) -> Record:
         logits = all_logits(self.model, self.data, self.logits_fn)
-        metrics = metrics_of(logits, self.data)
+        metrics = metrics_of(logits, self.data, loss=self.config.loss)
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrainingError(
                 f"training diverged at epoch {self.epoch} (loss is not finite); the last good checkpoint "
@@ -323,6 +367,8 @@ class TrainingLoop:
         }
         if self.measures is not None and self.measure_due():
             record.update(self.measures.measure(self.model, logits).as_record())
+            # The published code's per-parameter weight norms: W_U's is where Slingshots show.
+            record.update({f"sq_norm_{name}": value for name, value in squared_norms(self.model).items()})
         record["elapsed_s"] = round(self.elapsed(), 4)
         return record
 
@@ -340,6 +386,7 @@ class TrainingLoop:
             "epoch": self.epoch, "elapsed_s": self.elapsed(), "config": self.config.to_dict(),
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "rng": rng_states(),
+            "grokfast": None if self.grad_filter is None else self.grad_filter.state_dict(),
         })
         self.last_checkpoint_epoch = self.epoch
 

@@ -44,10 +44,26 @@ FIELDS: list[tuple[str, str, str]] = [
     ("schedule", "checkpoint_every", "checkpoint every"),
     ("schedule", "measure_every", "measure every"),
     ("schedule", "stop_after_grok", "stop after grok"),
+    ("interventions", "grokfast", "grokfast"),
+    ("interventions", "grokfast_alpha", "grokfast alpha"),
+    ("interventions", "grokfast_lamb", "grokfast lamb"),
+    ("interventions", "grokfast_window", "grokfast window"),
+    ("interventions", "orthograd", "⊥grad"),
+    ("interventions", "loss", "loss"),
+    ("interventions", "softmax_precision", "precision"),
+    ("interventions", "adam_eps", "adam eps"),
 ]
 INT_FIELDS = {"threads", "stop_after_grok", "p", "seed", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs", "log_every",
-              "checkpoint_every", "measure_every"}
-FLOAT_FIELDS = {"frac_train", "lr", "weight_decay", "beta1", "beta2"}
+              "checkpoint_every", "measure_every", "grokfast_window"}
+FLOAT_FIELDS = {"frac_train", "lr", "weight_decay", "beta1", "beta2", "grokfast_alpha", "grokfast_lamb", "adam_eps"}
+# Fields chosen from a list: field -> (value shown, value) pairs.
+CHOICES: dict[str, list[tuple[str, str]]] = {
+    "grokfast": [("none", "none"), ("ema: gradient EMA (Lee et al. 2024)", "ema"),
+                 ("ma: gradient window mean", "ma")],
+    "orthograd": [("off", "off"), ("on: Prieto et al. 2025", "on")],
+    "loss": [("softmax (the paper's)", "softmax"), ("stablemax (Prieto et al. 2025)", "stablemax")],
+    "softmax_precision": [("float64 (the paper's intent)", "float64"), ("float32 (its code)", "float32")],
+}
 DEVICE_CHOICES = ["auto", "cpu", "cuda", "mps"]
 
 
@@ -65,6 +81,8 @@ def field_text(config: Config, name: str) -> str:
     if name == "beta2":
         return f"{config.betas[1]:g}"
     value = getattr(config, name)
+    if name == "orthograd":
+        return "on" if value else "off"
     if value is None or (name == "threads" and value == 0):
         return ""  # blank: the default (4 x d_model; every core)
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -82,6 +100,10 @@ def parse_form(texts: dict[str, str]) -> tuple[Config | None, dict[str, str]]:
             values[name] = 0  # blank: torch's default, every core
         elif name == "stop_after_grok" and text == "":
             values[name] = None  # blank: train to num_epochs
+        elif name == "grokfast_lamb" and text == "":
+            values[name] = None  # blank: the filter's default (2 for ema, 5 for ma)
+        elif name == "orthograd":
+            values[name] = text == "on"
         elif name in INT_FIELDS:
             try:
                 values[name] = int(text)
@@ -156,12 +178,16 @@ class FormScreen(Screen[None]):
         if name == "operation":
             return Select([(f"{op}: {desc}", op) for op, desc in OPERATIONS.items()], value=self.initial.operation,
                           allow_blank=False, id=f"in-{name}", classes="field-input", compact=True)
+        if name in CHOICES:
+            return Select([(shown, value) for shown, value in CHOICES[name]], value=text, allow_blank=False,
+                          id=f"in-{name}", classes="field-input", compact=True)
         if name == "device":
             choices = DEVICE_CHOICES + ([text] if text not in DEVICE_CHOICES else [])
             return Select([(d, d) for d in choices], value=text, allow_blank=False, id=f"in-{name}",
                           classes="field-input", compact=True)
         placeholders = {"d_mlp": f"4 x d_model = {4 * self.initial.d_model}", "threads": "all cores",
-                        "stop_after_grok": "off (epochs after grokking)"}
+                        "stop_after_grok": "off (epochs after grokking)",
+                        "grokfast_lamb": "2 for ema, 5 for ma"}
         placeholder = placeholders.get(name, "")
         return Input(text, placeholder=placeholder, id=f"in-{name}", classes="field-input", compact=True)
 
@@ -188,8 +214,8 @@ class FormScreen(Screen[None]):
         if event.value is Select.NULL:
             return
         chosen = preset(str(event.value), tag=self.texts()["tag"], device=self.texts()["device"] or "auto")
-        for _, name, _ in FIELDS:
-            if name not in ("tag", "device", "threads", "stop_after_grok"):
+        for group, name, _ in FIELDS:  # a preset is a base experiment: the interventions chosen stay
+            if name not in ("tag", "device", "threads", "stop_after_grok") and group != "interventions":
                 self.set_field(name, chosen)
 
     @on(Input.Changed)
