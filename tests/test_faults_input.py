@@ -130,6 +130,20 @@ INVALID: dict[str, st.SearchStrategy[Any]] = {
     "stop_after_grok": bad_int(0, MAX_EPOCHS, none_ok=True),  # None is valid: train to num_epochs
     "device": st.one_of(st.text(max_size=20).filter(lambda d: not DEVICE_RULE.fullmatch(d)), st.integers(),
                         st.none(), st.binary(max_size=8)),
+    "adam_eps": bad_real(st.one_of(st.floats(max_value=0.0, allow_nan=False), st.integers(-HUGE, 0))),
+    "grokfast": st.one_of(st.text(max_size=12).filter(lambda g: g not in ("none", "ema", "ma")), st.integers(),
+                          st.none(), st.booleans()),
+    "grokfast_alpha": bad_real(st.one_of(st.floats(max_value=-1e-300, allow_nan=False),
+                                         st.floats(min_value=1.0, allow_nan=False), st.integers(-HUGE, -1),
+                                         st.integers(1, HUGE))),
+    "grokfast_lamb": st.one_of(NOT_A_NUMBER.filter(lambda v: v is not None), NON_FINITE,
+                               st.floats(max_value=-1e-300, allow_nan=False), st.integers(-HUGE, -1)),
+    "grokfast_window": bad_int(1, 10_000),
+    "orthograd": st.one_of(st.integers(), st.none(), st.text(max_size=8), st.floats()),
+    "loss": st.one_of(st.text(max_size=12).filter(lambda v: v not in ("softmax", "stablemax")), st.integers(),
+                      st.none()),
+    "softmax_precision": st.one_of(st.text(max_size=12).filter(lambda v: v not in ("float64", "float32")),
+                                   st.integers(), st.none()),
 }
 FIELDS = [f.name for f in dataclasses.fields(Config)]
 
@@ -335,8 +349,8 @@ async def test_form_refuses_a_bad_value_in_every_field(root: Path) -> None:
                 continue  # operation and device are choices (no bad value can be entered); tags: below
             good = widget.value
             for text in FORM_TEXTS:
-                if name in ("d_mlp", "threads", "stop_after_grok") and text == "":
-                    continue  # blank is valid there: 4 x d_model, every core, train to num_epochs
+                if name in ("d_mlp", "threads", "stop_after_grok", "grokfast_lamb") and text == "":
+                    continue  # blank is valid there: 4 x d_model, every core, train to num_epochs, the default
                 widget.value = text
                 await pilot.pause()
                 shown = [str(app.screen.query_one(f"#err-{n}", Static).render()) for n in (name, "beta1")]
