@@ -373,11 +373,23 @@ def comparison_figure(groups: Sequence[Group], title: str, log_x: bool = False, 
         ax.set_xlabel("epoch + 1 (log scale)" if log_x else "epoch")
     if handles:
         lines, labels = zip(*handles)
-        # Below the panels, never over a curve; one column on a narrow figure.
-        fig.legend(lines, labels, loc="outside lower center", ncols=1 if narrow else min(3, len(lines)),
+        # Below the panels, never over a curve; as many columns as the longest label leaves room for.
+        fig.legend(lines, labels, loc="outside lower center", ncols=legend_columns(fig, labels, narrow),
                    title="median and min-max over seeds" if any(len(g.members) > 1 for g in groups) else None)
     fig.suptitle(wrap_title(title, fig))
     return fig
+
+
+def legend_columns(fig: Figure, labels: Sequence[str], narrow: bool, most: int = 3) -> int:
+    """Legend columns that fit the figure's width: a label's width is estimated from its length in
+    characters (about 0.6 of the font size each, plus the line sample), so long labels get one column."""
+    if narrow:
+        return 1
+    size = matplotlib.rcParams["legend.fontsize"]
+    font = float(size) if isinstance(size, (int, float)) else float(matplotlib.rcParams["font.size"])
+    width = fig.get_figwidth() * 72  # points
+    column = (max(len(label) for label in labels) * 0.6 + 4) * font
+    return max(1, min(most, len(labels), int(width // column)))
 
 
 def _positive(values: np.ndarray, key: str) -> np.ndarray:
