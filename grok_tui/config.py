@@ -154,21 +154,23 @@ class Config:
         return self
 
     # ---- comparison and JSON ----
-    def experiment_differences(self, other: "Config") -> list[str]:
-        """Names of the experiment-defining fields whose values differ (d_mlp compared resolved)."""
-        def resolved(config: Config, name: str) -> Any:
-            if name == "d_mlp":
-                return config.mlp_width
-            if name in INACTIVE_UNLESS and config.grokfast not in INACTIVE_UNLESS[name]:
-                return None  # a setting of a filter the run does not use changes nothing
-            if name == "grokfast_lamb":
-                return config.grokfast_strength
-            value = getattr(config, name)
-            return tuple(value) if name == "betas" else value  # a list from JSON equals the tuple
+    def resolved(self, name: str) -> Any:
+        """A field's value as it acts on the run: d_mlp and grokfast_lamb with their defaults filled in,
+        None for a setting of a Grokfast filter the run does not use, betas as a tuple."""
+        if name == "d_mlp":
+            return self.mlp_width
+        if name in INACTIVE_UNLESS and self.grokfast not in INACTIVE_UNLESS[name]:
+            return None  # a setting of a filter the run does not use changes nothing
+        if name == "grokfast_lamb":
+            return self.grokfast_strength
+        value = getattr(self, name)
+        return tuple(value) if isinstance(value, list) else value  # a list from JSON equals the tuple
 
+    def experiment_differences(self, other: "Config") -> list[str]:
+        """Names of the experiment-defining fields whose values differ (compared as `resolved`)."""
         differ = []
         for name in EXPERIMENT_FIELDS:
-            mine, theirs = resolved(self, name), resolved(other, name)
+            mine, theirs = self.resolved(name), other.resolved(name)
             if mine != theirs:
                 differ.append(f"{name} ({theirs!r} -> {mine!r})")
         return differ

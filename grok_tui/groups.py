@@ -60,10 +60,7 @@ def load_member(paths: RunPaths) -> Member:
 
 
 def _resolved(config: Config, name: str) -> Any:
-    if name == "d_mlp":
-        return config.mlp_width
-    value = getattr(config, name)
-    return tuple(value) if isinstance(value, list) else value
+    return config.resolved(name)
 
 
 def config_fields() -> list[str]:
@@ -83,7 +80,9 @@ def format_value(config: Config | None, name: str) -> str:
     if config is None:
         return "?"
     value = _resolved(config, name)
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
         return str(value)
     if isinstance(value, float):
         return f"{value:g}"
