@@ -338,7 +338,7 @@ class FrequencyChart(SeriesChart):
             if mask.any():
                 plt.bar(freqs[mask].tolist(), norms[mask].tolist(), color=color, width=0.4, marker="braille")
         plt.xlabel("frequency k")
-        positions, labels = frequency_ticks(keys, len(norms), self.size.width - BUCKET_MARGIN + 2)
+        positions, labels = frequency_ticks(keys, len(norms), self.width - BUCKET_MARGIN + 2)
         plt.xticks(positions, labels)
         plt.xlim(0.5, len(norms) + 0.5)
         high = float(np.max(norms[finite])) if finite.any() else 1.0
@@ -379,14 +379,13 @@ class SpectrogramChart(ViewChart, Widget):
             return False
         self._drawn_key = key
         self._series, self._view = series, view
-        epochs, norms = series.freq_history
         header = Text("W_E spectrum", style="bold")
         if view.legend:
-            finite = norms[np.isfinite(norms)] if norms.size else norms
-            ramp = Text("0 " if finite.size else "low ")
+            top = spectrum_top(series)
+            ramp = Text("0 " if top else "low ")
             for color in HEAT_COLORS:
                 ramp.append("█", style=rich_color(color))
-            ramp.append(f" {float(np.max(finite)):.2g}" if finite.size else " high")
+            ramp.append(f" {top:.2g}" if top else " high")
             header.append("\n" if len(header) + 2 + len(ramp) > self.width - 1 else "  ")
             header.append_text(ramp)
         self.set_header(header)
@@ -424,9 +423,7 @@ def spectrogram_text(series: RunSeries, view: ChartView, width: int, height: int
     edges = a_lo + (a_hi - a_lo) * (np.arange(cols) + 1) / cols
     # Column c shows the last measurement at or before its right edge (none yet: blank).
     picks = np.searchsorted(x_m, edges + 1e-12, side="right") - 1
-    visible = norms[np.unique(picks[picks >= 0])] if (picks >= 0).any() else norms[:0]
-    finite = visible[np.isfinite(visible)]
-    top = float(np.max(finite)) if finite.size else 1.0
+    top = spectrum_top(series) or 1.0
     binned = np.full((halves, len(epochs_m)), np.nan)
     for h, (lo_f, hi_f) in enumerate(bins):
         with np.errstate(all="ignore"):
@@ -463,6 +460,13 @@ def spectrogram_text(series: RunSeries, view: ChartView, width: int, height: int
     first, last = f"{span[0]:,.0f}", f"{span[1]:,.0f}"
     text.append(" " * margin + first + " " * max(1, cols - len(first) - len(last)) + last)
     return text
+
+
+def spectrum_top(series: RunSeries) -> float | None:
+    """The largest norm of the run so far: the top of the colour scale, the same at any zoom."""
+    _, norms = series.freq_history
+    finite = norms[np.isfinite(norms)]
+    return float(np.max(finite)) if finite.size and np.max(finite) > 0 else None
 
 
 def _heat(fraction: float) -> tuple[int, int, int] | None:

@@ -235,7 +235,7 @@ class LiveScreen(Screen[None]):
 
     def visible_charts(self) -> list[ViewChart]:
         view = self.query_one("#measures" if self.show_measures else "#charts")
-        return [cast(ViewChart, panel.chart) for panel in view.query(ChartPanel) if panel.styles.display != "none"]
+        return [cast(ViewChart, panel.chart) for panel in view.query(ChartPanel) if panel.display]
 
     def redraw(self, force: bool = False) -> None:
         # Only the view on screen: the hidden one catches up (its charts see a changed key) when shown.
@@ -360,19 +360,18 @@ class LiveScreen(Screen[None]):
 
     def value_lines(self) -> list[str]:
         """Train and test loss and accuracy: the latest, or at the cursor's epoch (in its colour)."""
+        keys = ("train_loss", "train_acc", "test_loss", "test_acc")
         index = cursor_index(self.series.epochs, self.view)
         if index is None:
-            last = self.series.last
+            last = self.series.last or {}
             header = "set         loss     acc"
-            values = {key: last.get(key) if last else None for key in ("train_loss", "train_acc", "test_loss", "test_acc")}
+            values = {key: last.get(key) for key in keys}
         else:
             header = f"[{rich_color(CURSOR_COLOR)}]@ {int(self.series.epochs[index]):<10,}loss     acc[/]"
-            values = {key: float(self.series.values(key)[index]) for key in ("train_loss", "train_acc", "test_loss", "test_acc")}
+            values = {key: float(self.series.values(key)[index]) for key in keys}
         return [header,
-                f"train  {format_sci(values['train_loss']) if values['train_loss'] is not None else '-':>9}"
-                f"  {format_percent(values['train_acc']) if values['train_acc'] is not None else '-'}",
-                f"test   {format_sci(values['test_loss']) if values['test_loss'] is not None else '-':>9}"
-                f"  {format_percent(values['test_acc']) if values['test_acc'] is not None else '-'}"]
+                f"train  {format_sci(values['train_loss']):>9}  {format_percent(values['train_acc'])}",
+                f"test   {format_sci(values['test_loss']):>9}  {format_percent(values['test_acc'])}"]
 
     @property
     def grok_app(self) -> GrokApp:
