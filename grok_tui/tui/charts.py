@@ -233,8 +233,9 @@ class SeriesChart(ViewChart, PlotextPlot):
         """A short name at the top of each event line ("mem", "circ", "grok"), cut to its first letter
         where the next line comes too soon, and left out only where not even that fits."""
         a_lo, a_hi = self._x_span
-        # The plot area: the chart less its y labels, their tick mark and the two sides of the frame.
-        cols = max(1, self.width - max(self.label_width, self.used_label_width) - 3)
+        # The plot area: the chart less its y labels and the two sides of the frame (the left one
+        # carries the tick marks).
+        cols = max(1, self.width - max(self.label_width, self.used_label_width) - 2)
         starts = [round((x - a_lo) / (a_hi - a_lo) * (cols - 1)) for x, _ in self._events]
         for i, (x, name) in enumerate(self._events):
             room = (starts[i + 1] if i + 1 < len(starts) else cols) - starts[i] - 1
