@@ -107,7 +107,7 @@ async def test_zoom_narrows_and_widens_around_the_cursor_and_resets(fixture_root
         await pilot.pause(0.05)
         xs = np.concatenate([np.array(x) for x in monitor(live, "loss-chart").x])
         assert xs.min() >= lo and xs.max() <= hi and monitor(live, "loss-chart").xlim[0] == [lo, hi]
-        assert f"zoom {lo:,.0f}-{hi:,.0f}" in status(live)
+        assert f"zoom     {lo:,.0f}-{hi:,.0f}" in status(live)
         await pilot.press("equals_sign")  # '=' zooms in too (no shift needed)
         assert live.view.zoom[1] - live.view.zoom[0] == pytest.approx(750)
         await pilot.press("minus")
@@ -131,7 +131,7 @@ async def test_smoothing_key_draws_the_debiased_ema_in_log_space_over_the_raw_cu
         assert len(monitor(live, "loss-chart").y) == 2
         await pilot.press("s")
         await pilot.pause(0.05)
-        assert live.view.smoothing == 0.6 and "smooth 0.6" in status(live)
+        assert live.view.smoothing == 0.6 and "smooth   EMA 0.6" in status(live)
         lines = monitor(live, "loss-chart")
         assert len(lines.y) == 4  # each raw curve (dimmed) under its smoothed one
         series = live.series

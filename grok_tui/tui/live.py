@@ -77,14 +77,14 @@ def _fixed(value: float | None) -> str:
     return f"{value:.2f}" if value is not None else "-"
 
 
-def view_line(view: ChartView) -> str | None:
-    """'view  zoom 500-1,000, smooth 0.6' when the charts show less than everything, raw."""
-    parts = []
+def view_lines(view: ChartView) -> list[str]:
+    """'zoom     500-1,000' and 'smooth   EMA 0.6' while the charts show less than everything, raw."""
+    lines = []
     if view.zoom is not None:
-        parts.append(f"zoom {view.zoom[0]:,.0f}-{view.zoom[1]:,.0f}")
+        lines.append(f"zoom     {view.zoom[0]:,.0f}-{view.zoom[1]:,.0f}")
     if view.smoothing > 0:
-        parts.append(f"smooth {view.smoothing:g}")
-    return f"view     {', '.join(parts)}" if parts else None
+        lines.append(f"smooth   EMA {view.smoothing:g}")
+    return lines
 
 
 def session_status_lines(sessions: list[dict[str, object]]) -> list[str]:
@@ -341,9 +341,8 @@ class LiveScreen(Screen[None]):
             else "checkpoint  none yet",
             *phase_lines(self.series),
         ]
-        view_text = view_line(self.view)
-        if view_text:
-            lines.insert(lines.index("") + 1, view_text)
+        first_blank = lines.index("")
+        lines[first_blank + 1 : first_blank + 1] = view_lines(self.view)
         measures = measure_lines(self.series, self.view)
         if measures:
             lines += ["", *measures]
