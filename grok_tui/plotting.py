@@ -3,7 +3,8 @@
 Two figures follow the paper's presentation (Nanda et al. 2023): the training curves (figure 2: loss
 on a log scale, train and test, over epochs; beside it the accuracies) and the progress measures
 (figures 5-7: restricted and excluded loss beside train and test loss, the Gini coefficients, the
-sum of squared weights, and the embedding's Fourier norms per frequency with the key frequencies).
+sum of squared weights, the embedding's Fourier norms per frequency with the key frequencies, and
+their history as a frequency x epoch heatmap: the key frequencies growing while the others fade).
 Dashed lines mark the phase events of grok_tui/phases.py on every panel over epochs. Figures are built as
 `matplotlib.figure.Figure` on the Agg canvas, never through pyplot, so this works over SSH; pyplot
 is used only when `show_plot=True` and a display exists.
@@ -47,8 +48,9 @@ EVENT_COLORS = {"memorized": "#7f7f7f", "circuit_formation": "#17becf", "grokked
 # One colour per group or run in a comparison: Okabe-Ito (readable for colour-blind readers), then tab10.
 COMPARE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
                   "#8c564b", "#7f7f7f", "#bcbd22", "#17becf", "#9467bd")
+SPECTRUM_TAGS = {"memorized": "memorized", "circuit_formation": "circuit", "grokked": "grokked"}
 FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
-CURVES_SIZE, MEASURES_SIZE, COMPARE_SIZE = (12.0, 4.8), (12.0, 8.4), (13.0, 4.2)
+CURVES_SIZE, MEASURES_SIZE, COMPARE_SIZE = (12.0, 4.8), (12.0, 11.4), (13.0, 4.2)
 MIN_INCHES, MAX_INCHES, MAX_PIXELS = 1.0, 40.0, 100_000_000
 
 
@@ -159,14 +161,15 @@ def _measured(records: list[Record], x: np.ndarray, key: str) -> tuple[np.ndarra
 
 
 def measures_figure(records: list[Record], title: str, log_x: bool = False, figure: Figure | None = None) -> Figure:
-    """The progress measures in four panels; NoDataError when the log holds no measurement."""
+    """The progress measures in five panels; NoDataError when the log holds no measurement."""
     norms_record = next((r for r in reversed(records) if isinstance(r.get("embed_freq_norms"), list)), None)
     if norms_record is None:
         raise NoDataError("no progress measures in the log (measure_every was 0, or no measurement yet)")
-    fig = figure if figure is not None else Figure(figsize=(12, 8.4), layout="constrained")
+    fig = figure if figure is not None else Figure(figsize=MEASURES_SIZE, layout="constrained")
     epochs = series(records, "epoch")
     x = epochs + 1 if log_x else epochs
-    (loss_ax, gini_ax), (norm_ax, freq_ax) = fig.subplots(2, 2)
+    axes = fig.subplot_mosaic([["loss", "gini"], ["norm", "freq"], ["spectrum", "spectrum"]])
+    loss_ax, gini_ax, norm_ax, freq_ax = (axes[name] for name in ("loss", "gini", "norm", "freq"))
 
     for key, color, label in (("restricted_loss", RESTRICTED_COLOR, "restricted loss (all inputs)"),
                               ("excluded_loss", EXCLUDED_COLOR, "excluded loss (train)"),
@@ -205,8 +208,45 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
     freq_ax.set_title(f"W_E by frequency, epoch {int(norms_record['epoch']):,} "
                       f"(key: {', '.join(map(str, keys)) or 'none'})")
     freq_ax.grid(True, axis="y", alpha=0.3)
+    _spectrogram_panel(axes["spectrum"], fig, records, len(norms), keys, events, log_x)
     fig.suptitle(wrap_title(f"progress measures \u2014 {title}", fig))
     return fig
+
+
+def _spectrogram_panel(ax: Axes, fig: Figure, records: list[Record], n_freqs: int, keys: list[int],
+                       events: list[Event], log_x: bool) -> None:
+    """W_E's Fourier norm per frequency (rows) at every measurement (columns), the final key
+    frequencies named on the left: the circuit's frequencies appearing and the others fading."""
+    measured = [r for r in records if isinstance(r.get("embed_freq_norms"), list) and len(r["embed_freq_norms"]) == n_freqs]
+    epochs = np.array([float(r["epoch"]) for r in measured])
+    norms = np.array([[v if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan
+                       for v in r["embed_freq_norms"]] for r in measured], dtype=float)
+    x = epochs + 1 if log_x else epochs
+    # Cell edges half-way between measurements, so each column is centred on its epoch.
+    if len(x) > 1:
+        mids = (x[1:] + x[:-1]) / 2
+        edges = np.concatenate(([x[0] - (mids[0] - x[0])], mids, [x[-1] + (x[-1] - mids[-1])]))
+    else:
+        edges = np.array([x[0] - 0.5, x[0] + 0.5])
+    if log_x:
+        edges = np.maximum(edges, x[0] * 0.9)  # a log axis has no place for an edge <= 0
+    mesh = ax.pcolormesh(edges, np.arange(0.5, n_freqs + 1), norms.T, cmap="viridis", shading="flat")
+    fig.colorbar(mesh, ax=ax, label="norm of W_E's Fourier component", pad=0.01)
+    # The events are named at the top of their lines, not in a legend that would cover the heatmap.
+    for event in events:
+        at = event.epoch + 1 if log_x else event.epoch
+        ax.axvline(at, color=EVENT_COLORS[event.name], linestyle="--", linewidth=1)
+        ax.text(at, 1.005, f" {SPECTRUM_TAGS[event.name]}", transform=ax.get_xaxis_transform(),
+                color=EVENT_COLORS[event.name], fontsize="small", va="bottom", ha="left")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_yticks(sorted(keys) if keys else [1, n_freqs])
+    ax.tick_params(axis="y", labelsize="small")
+    for label in ax.get_yticklabels():
+        label.set_color(RESTRICTED_COLOR if keys else "black")
+    ax.set_ylabel("frequency k (key frequencies named)")
+    ax.set_xlabel("epoch + 1 (log scale)" if log_x else "epoch")
+    ax.set_title("W_E's Fourier norms over training, per frequency", pad=14)
 
 
 def _load_run(config_or_tag: Config | str, root: Path | str | None) -> tuple[RunPaths, str, list[Record]]:

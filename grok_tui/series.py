@@ -71,6 +71,11 @@ class RunSeries:
         self.phases = PhaseTracker()
         # The latest line with progress measures (grok_tui/measures.py writes them all on one line).
         self.measured: Record | None = None
+        # Every measurement's Fourier norms of W_E and key frequencies (the spectrogram's rows).
+        self._freq_epochs: list[int] = []
+        self._freq_rows: list[list[float]] = []
+        self._freq_keys: list[list[int]] = []
+        self._freq_cache: tuple[int, np.ndarray, np.ndarray] | None = None
         # Index where elapsed_s last went backwards (rate looks only after it), and of the last NaN elapsed_s.
         self._segment_start = 0
         self._last_elapsed_nan = -1
@@ -106,6 +111,23 @@ class RunSeries:
     def key_freqs(self) -> list[int]:
         keys = self.measured.get("key_freqs") if self.measured is not None else None
         return [k for k in keys if type(k) is int] if isinstance(keys, list) else []
+
+    @property
+    def freq_history(self) -> tuple[np.ndarray, np.ndarray]:
+        """(epochs [m], norms [m, frequencies]) of every measurement so far, NaN where not a number.
+
+        Rows are kept only while they have the first row's length: a line of another length is not
+        this run's embedding.
+        """
+        if self._freq_cache is None or self._freq_cache[0] != len(self._freq_rows):
+            width = len(self._freq_rows[0]) if self._freq_rows else 0
+            norms = np.array(self._freq_rows, dtype=np.float64).reshape(len(self._freq_rows), width)
+            self._freq_cache = (len(self._freq_rows), np.array(self._freq_epochs, dtype=np.int64), norms)
+        return _readonly(self._freq_cache[1]), _readonly(self._freq_cache[2])
+
+    def key_freqs_at(self, row: int) -> list[int]:
+        """The key frequencies of measurement number `row` of freq_history."""
+        return list(self._freq_keys[row])
 
     @property
     def capacity(self) -> int:
@@ -180,6 +202,12 @@ class RunSeries:
         # The same detector as the trainer's events.json, fed only the new records: O(new records).
         for record in records:
             self.phases.feed(record)
+            norms = record.get("embed_freq_norms")
+            if isinstance(norms, list) and norms and (not self._freq_rows or len(norms) == len(self._freq_rows[0])):
+                keys = record.get("key_freqs")
+                self._freq_epochs.append(int(record["epoch"]))
+                self._freq_rows.append([_number(v) for v in norms])
+                self._freq_keys.append([k for k in keys if type(k) is int] if isinstance(keys, list) else [])
         self.measured = next((r for r in reversed(records) if isinstance(r.get("embed_freq_norms"), list)),
                              self.measured)
 

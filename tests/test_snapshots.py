@@ -81,7 +81,7 @@ def test_measures_view(snap_compare, fixture_root: Path) -> None:  # type: ignor
 
 
 async def test_measures_view_draws_every_chart_from_the_log_and_toggles_back(fixture_root: Path) -> None:
-    from grok_tui.tui.charts import FrequencyChart, MeasureLossChart, SparsityChart
+    from grok_tui.tui.charts import MeasureLossChart, SparsityChart, SpectrogramChart
     from grok_tui.tui.live import LiveScreen, StatusPanel
 
     app = GrokApp(root=fixture_root, watch="halfway")
@@ -89,7 +89,7 @@ async def test_measures_view_draws_every_chart_from_the_log_and_toggles_back(fix
         await pilot.pause(0.3)
         live = app.screen
         assert isinstance(live, LiveScreen)
-        measure_charts = [live.query_one(kind) for kind in (MeasureLossChart, SparsityChart, FrequencyChart)]
+        measure_charts = [live.query_one(kind) for kind in (MeasureLossChart, SparsityChart, SpectrogramChart)]
         assert all(chart._drawn_key is None for chart in measure_charts)  # hidden: not drawn yet
         await pilot.press("m")
         await pilot.pause(0.3)

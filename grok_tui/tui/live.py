@@ -8,7 +8,11 @@ in another terminal (`grok-tui watch`) or last week looks the same.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import TYPE_CHECKING, cast
+
+import numpy as np
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -23,8 +27,13 @@ from grok_tui.progress import finite, format_duration, format_percent, format_sc
 from grok_tui.runlog import RunLogReader
 from grok_tui.runs import RunPaths, lock_owner
 from grok_tui.phases import early_stop_due
+from grok_tui.chartview import ChartView, cursor_index, cursor_to_end, move_cursor, show_cursor, zoom
 from grok_tui.series import RunSeries
-from grok_tui.tui.charts import FrequencyChart, MeasureLossChart, MetricChart, SeriesChart, SparsityChart
+from grok_tui.smoothing import next_smoothing
+from grok_tui.tui.charts import (
+    CURSOR_COLOR, ChartPanel, FrequencyChart, MeasureLossChart, MetricChart, SeriesChart, SparsityChart,
+    SpectrogramChart, ViewChart, measurement_row, rich_color,
+)
 
 if TYPE_CHECKING:
     from grok_tui.tui.app import GrokApp
@@ -43,17 +52,39 @@ def phase_lines(series: RunSeries) -> list[str]:
     return lines
 
 
-def measure_lines(series: RunSeries) -> list[str]:
-    """The latest progress measures, when the run has any."""
-    measured = series.measured
-    if measured is None:
+def measure_lines(series: RunSeries, view: ChartView | None = None) -> list[str]:
+    """The progress measures of the latest measurement, or of the last one at or before the cursor."""
+    epochs, _ = series.freq_history
+    if not len(epochs):
         return []
-    gini_embed = finite(measured.get("gini_embed"))
-    keys = " ".join(str(k) for k in series.key_freqs) or "none yet"
-    return [f"measures @ {series.freq_epoch:,}",
-            f"restr {format_sci(measured.get('restricted_loss'))} excl {format_sci(measured.get('excluded_loss'))}",
-            f"Gini W_E {gini_embed:.2f}" if gini_embed is not None else "Gini W_E -",
+    row = measurement_row(series, view or ChartView())
+    index = int(np.searchsorted(series.epochs, epochs[row]))
+    index = min(index, len(series) - 1)
+
+    def value(key: str) -> float | None:
+        return finite(float(series.values(key)[index]))
+
+    gini_embed, gini_unembed, weights = value("gini_embed"), value("gini_unembed"), value("weight_norm")
+    keys = " ".join(str(k) for k in series.key_freqs_at(row)) or "none yet"
+    return [f"measures @ {int(epochs[row]):,}",
+            f"restr {format_sci(value('restricted_loss'))} excl {format_sci(value('excluded_loss'))}",
+            f"Gini W_E {_fixed(gini_embed)}  W_L {_fixed(gini_unembed)}",
+            f"Σw² {weights:,.0f}" if weights is not None else "Σw² -",
             f"key freqs {keys}"]
+
+
+def _fixed(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "-"
+
+
+def view_lines(view: ChartView) -> list[str]:
+    """'zoom     500-1,000' and 'smooth   EMA 0.6' while the charts show less than everything, raw."""
+    lines = []
+    if view.zoom is not None:
+        lines.append(f"zoom     {view.zoom[0]:,.0f}-{view.zoom[1]:,.0f}")
+    if view.smoothing > 0:
+        lines.append(f"smooth   EMA {view.smoothing:g}")
+    return lines
 
 
 def session_status_lines(sessions: list[dict[str, object]]) -> list[str]:
@@ -88,8 +119,22 @@ class LiveScreen(Screen[None]):
         Binding("m", "toggle_measures", "Measures"),
         Binding("n", "app.new_run", "New run"),
         Binding("g", "app.show_runs", "Runs"),
+        Binding("c", "toggle_cursor", "Cursor"),
+        Binding("left", "move_cursor(-1)", "Cursor left", show=False),
+        Binding("right", "move_cursor(1)", "Cursor right", show=False),
+        Binding("shift+left", "move_cursor(-1, True)", "Cursor one record left", show=False),
+        Binding("shift+right", "move_cursor(1, True)", "Cursor one record right", show=False),
+        Binding("home", "cursor_end(False)", "Cursor to the first epoch", show=False),
+        Binding("end", "cursor_end(True)", "Cursor to the last epoch", show=False),
+        Binding("plus,equals_sign", "zoom(0.5)", "Zoom in"),
+        Binding("minus", "zoom(2.0)", "Zoom out", show=False),
+        Binding("0", "reset_zoom", "Zoom reset", show=False),
+        Binding("s", "cycle_smoothing", "Smooth"),
+        Binding("k", "toggle_legend", "Legend"),
+        Binding("f", "toggle_frequency_panel", "Spectrum/bars"),
         Binding("escape", "back", "Back"),
     ]
+    DEFAULT_CSS = "#freq-panel { display: none; }"
 
     def __init__(self, paths: RunPaths, read_only: bool = False, can_go_back: bool = False) -> None:
         super().__init__()
@@ -98,7 +143,7 @@ class LiveScreen(Screen[None]):
         self.can_go_back = can_go_back  # opened from the sweep view: Escape returns to it
         self.series = RunSeries()
         self.reader = RunLogReader(paths.log)
-        self.log_x = False
+        self.view = ChartView()
         self.show_measures = False
         self.config: Config | None = None
         self._checkpoint_mtime: float | None = None
@@ -109,13 +154,14 @@ class LiveScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="live-body"):
             with Vertical(id="charts"):
-                yield MetricChart("loss", id="loss-chart")
-                yield MetricChart("acc", id="acc-chart")
+                yield ChartPanel(MetricChart("loss", id="loss-chart"), id="loss-panel")
+                yield ChartPanel(MetricChart("acc", id="acc-chart"), id="acc-panel")
             with Vertical(id="measures"):
-                yield MeasureLossChart(id="measure-loss-chart")
+                yield ChartPanel(MeasureLossChart(id="measure-loss-chart"), id="measure-loss-panel")
                 with Horizontal(id="measures-bottom"):
-                    yield SparsityChart(id="sparsity-chart")
-                    yield FrequencyChart(id="freq-chart")
+                    yield ChartPanel(SparsityChart(id="sparsity-chart"), id="sparsity-panel")
+                    yield ChartPanel(SpectrogramChart(id="spectrogram-chart"), id="spectrogram-panel")
+                    yield ChartPanel(FrequencyChart(id="freq-chart"), id="freq-panel")
             with Vertical(id="side"):
                 # The bar first: on a small terminal the panel's last lines (the config) are cut, not it.
                 yield ProgressBar(id="progress", show_eta=False)
@@ -183,32 +229,90 @@ class LiveScreen(Screen[None]):
             self.redraw()
         self.update_status()
 
+    @property
+    def log_x(self) -> bool:
+        return self.view.log_x
+
+    def visible_charts(self) -> list[ViewChart]:
+        view = self.query_one("#measures" if self.show_measures else "#charts")
+        return [cast(ViewChart, panel.chart) for panel in view.query(ChartPanel) if panel.display]
+
     def redraw(self, force: bool = False) -> None:
         # Only the view on screen: the hidden one catches up (its charts see a changed key) when shown.
-        view = self.query_one("#measures" if self.show_measures else "#charts")
-        for chart in view.query(SeriesChart):
-            chart.draw(self.series, self.log_x, force=force)
+        charts = self.visible_charts()
+        for chart in charts:
+            chart.draw(self.series, self.view, force=force)  # type: ignore[attr-defined]
+        # Charts over the same epochs start their plots in the same column: pad every chart's y labels
+        # to the widest (a loss label "1e-6" is wider than an accuracy label "75").
+        stacked = [c for c in charts if isinstance(c, SeriesChart) and not isinstance(c, FrequencyChart)]
+        width = max((c.used_label_width for c in stacked), default=0)
+        for chart in stacked:
+            if chart.label_width != width:
+                chart.label_width = width
+                chart.draw(self.series, self.view)
 
     def on_resize(self) -> None:
         self.redraw()
 
+    def set_view(self, view: ChartView) -> None:
+        if view != self.view:
+            self.view = view
+            self.redraw()
+            self.update_status()
+
+    def plot_cols(self) -> int:
+        charts = [c for c in self.visible_charts() if isinstance(c, SeriesChart)]
+        return charts[0].plot_cols if charts else 40
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
             return self.can_go_back
+        if action == "toggle_frequency_panel":
+            return self.show_measures
         return True
 
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def action_toggle_log_x(self) -> None:
-        self.log_x = not self.log_x
-        self.redraw(force=True)
+        self.set_view(replace(self.view, log_x=not self.view.log_x))
 
     def action_toggle_measures(self) -> None:
         self.show_measures = not self.show_measures
+        # Draw from the data already loaded before the view is shown, so its first frame has the curves
+        # (not empty boxes); after layout the charts redraw once more at their real size.
+        self.redraw()
         self.query_one("#charts").display = not self.show_measures
         self.query_one("#measures").display = self.show_measures
-        self.call_after_refresh(self.redraw)  # after layout, so the charts know their new size
+        self.call_after_refresh(self.redraw)
+
+    def action_toggle_cursor(self) -> None:
+        on = self.view.cursor is None
+        self.set_view(show_cursor(self.series.epochs, self.view) if on else replace(self.view, cursor=None))
+
+    def action_move_cursor(self, steps: int, by_record: bool = False) -> None:
+        self.set_view(move_cursor(self.series.epochs, self.view, steps, self.plot_cols(), by_record=by_record))
+
+    def action_cursor_end(self, last: bool) -> None:
+        self.set_view(cursor_to_end(self.series.epochs, self.view, last))
+
+    def action_zoom(self, factor: float) -> None:
+        self.set_view(zoom(self.series.epochs, self.view, factor))
+
+    def action_reset_zoom(self) -> None:
+        self.set_view(replace(self.view, zoom=None))
+
+    def action_cycle_smoothing(self) -> None:
+        self.set_view(replace(self.view, smoothing=next_smoothing(self.view.smoothing)))
+
+    def action_toggle_legend(self) -> None:
+        self.set_view(replace(self.view, legend=not self.view.legend))
+
+    def action_toggle_frequency_panel(self) -> None:
+        spectrogram, bars = self.query_one("#spectrogram-panel"), self.query_one("#freq-panel")
+        spectrogram.display, bars.display = not spectrogram.display, spectrogram.display
+        self.redraw()
+        self.call_after_refresh(self.redraw)
 
     # ---- status
     def update_status(self) -> None:
@@ -231,15 +335,15 @@ class LiveScreen(Screen[None]):
             f"epoch    {epoch:,}/{total:,}" if total else f"epoch    {epoch:,}",
             f"speed    {speed:,.1f} ep/s  ETA {eta}" if speed else f"speed    --  ETA {eta}",
             "",
-            "set         loss     acc",
-            f"train  {format_sci(last.get('train_loss')) if last else '-':>9}  {format_percent(last.get('train_acc')) if last else '-'}",
-            f"test   {format_sci(last.get('test_loss')) if last else '-':>9}  {format_percent(last.get('test_acc')) if last else '-'}",
+            *self.value_lines(),
             "",
             f"checkpoint  epoch {self.checkpoint_epoch:,}" if self.checkpoint_epoch is not None
             else "checkpoint  none yet",
             *phase_lines(self.series),
         ]
-        measures = measure_lines(self.series)
+        first_blank = lines.index("")
+        lines[first_blank + 1 : first_blank + 1] = view_lines(self.view)
+        measures = measure_lines(self.series, self.view)
         if measures:
             lines += ["", *measures]
         error = self.app_error()
@@ -252,6 +356,21 @@ class LiveScreen(Screen[None]):
         self.query_one(StatusPanel).update("\n".join(lines))
         bar = self.query_one(ProgressBar)
         bar.update(total=total or 1, progress=min(epoch, total or 1))
+
+    def value_lines(self) -> list[str]:
+        """Train and test loss and accuracy: the latest, or at the cursor's epoch (in its colour)."""
+        keys = ("train_loss", "train_acc", "test_loss", "test_acc")
+        index = cursor_index(self.series.epochs, self.view)
+        if index is None:
+            last = self.series.last or {}
+            header = "set         loss     acc"
+            values = {key: last.get(key) for key in keys}
+        else:
+            header = f"[{rich_color(CURSOR_COLOR)}]@ {int(self.series.epochs[index]):<10,}loss     acc[/]"
+            values = {key: float(self.series.values(key)[index]) for key in keys}
+        return [header,
+                f"train  {format_sci(values['train_loss']):>9}  {format_percent(values['train_acc'])}",
+                f"test   {format_sci(values['test_loss']):>9}  {format_percent(values['test_acc'])}"]
 
     @property
     def grok_app(self) -> GrokApp:

@@ -1,0 +1,102 @@
+"""Axis ticks for the terminal charts: round numbers, a log axis that has a tick under the data, and
+frequency ticks that name every key frequency.
+
+plotext picks its own ticks from the data's exact range (`1.81 1.51 1.21 ...` on a 0-1.81 axis) and
+drops a tick label that would overlap its neighbour (key frequencies 5 and 6 one column apart lose
+one of them), so the charts set every tick themselves with these helpers.
+Headless: the standard library only, so it is tested without a terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+Ticks = tuple[list[float], list[str]]
+
+
+def round_step(span: float, max_ticks: int) -> float:
+    """The smallest step of 1, 2 or 5 times a power of ten that covers `span` in at most max_ticks-1 steps."""
+    raw = span / max(1, max_ticks - 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
+
+
+def round_ticks(low: float, high: float, max_ticks: int = 5) -> Ticks:
+    """Ticks at round values (steps of 1, 2 or 5 x 10^k) inside [low, high], labelled with as many
+    decimals as the step needs: 0 .. 1.81 gives 0.0 0.5 1.0 1.5, never 1.81 1.51 1.21."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return [], []
+    low, high = min(low, high), max(low, high)
+    if high - low < 1e-12:
+        return [low], [f"{low:g}"]
+    step = round_step(high - low, max_ticks)
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    first = math.ceil(low / step - 1e-9)
+    ticks = [k * step for k in range(first, math.floor(high / step + 1e-9) + 1)]
+    return ticks, [f"{t:.{decimals}f}" for t in ticks]
+
+
+def log_axis(low: float, high: float, max_ticks: int = 6) -> tuple[list[float], list[str], float, float]:
+    """Ticks and limits for an axis of log10 values: (ticks, labels like "1e-6", axis low, axis high).
+
+    Ticks are whole decades, every k-th one (multiples of k, so they stay put while a live axis grows).
+    The axis is extended down to the tick at or below the lowest value, so the bottom of the curve is
+    always labelled (data down to 6e-8 gets a 1e-8 tick rather than ending under 1e-6). A range under
+    half a decade with no decade inside is left as it is, its two ends labelled ("2.5e-1").
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return [], [], 0.0, 1.0
+    low, high = min(low, high), max(low, high)
+    if math.ceil(low) > math.floor(high) and high - low < 0.5:
+        ends = [low] if high - low < 1e-9 else [low, high]
+        return ends, [mantissa_label(v) for v in ends], low, max(high, low + 1e-9)
+    step = 1
+    while True:  # the smallest k whose multiples from under the data to its top are few enough
+        bottom = step * math.floor(low / step)
+        decades = list(range(bottom, math.floor(high) + 1, step))
+        if len(decades) <= max(1, max_ticks):
+            break
+        step += 1
+    return [float(d) for d in decades], [f"1e{d}" for d in decades], float(bottom), max(high, bottom + 1e-9)
+
+
+def mantissa_label(log_value: float) -> str:
+    mantissa, exponent = f"{10.0 ** log_value:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def frequency_ticks(keys: Sequence[int], n_freqs: int, plot_cols: int) -> Ticks:
+    """Ticks for a chart of frequencies 1..n_freqs drawn `plot_cols` columns wide that name every key.
+
+    plotext centres a label on its tick and drops one that would touch its neighbour, so keys closer
+    than their labels are wide share one label at their mean ("5,6"), merged until no two labels touch.
+    Without key frequencies: round ticks over 1..n_freqs.
+    """
+    keys = sorted({k for k in keys if 1 <= k <= n_freqs})
+    if not keys:
+        ticks, _ = round_ticks(1, n_freqs, max_ticks=6)
+        whole = [t for t in ticks if t >= 1]
+        return whole, [str(int(t)) for t in whole]
+    cols_per_freq = max(plot_cols, 1) / max(n_freqs, 1)
+    groups: list[list[int]] = [[k] for k in keys]
+    merged = True
+    while merged and len(groups) > 1:
+        merged = False
+        for i in range(len(groups) - 1):
+            left, right = groups[i], groups[i + 1]
+            gap = (_centre(right) - _centre(left)) * cols_per_freq
+            # Half of each label lies on either side of its centre; one blank column must stay between.
+            if gap < (len(_label(left)) + len(_label(right))) / 2 + 1:
+                groups[i : i + 2] = [left + right]
+                merged = True
+                break
+    return [_centre(g) for g in groups], [_label(g) for g in groups]
+
+
+def _centre(group: list[int]) -> float:
+    return sum(group) / len(group)
+
+
+def _label(group: list[int]) -> str:
+    return ",".join(str(k) for k in group)
