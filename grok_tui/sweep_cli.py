@@ -54,6 +54,8 @@ def add_sweep_parser(commands: Any, config_flags: list[tuple[str, str, Any, str]
                        help="with --ray: the fraction of a GPU each member asks for (e.g. 0.25: four share one)")
     sweep.add_argument("--dry-run", action="store_true", help="list the members and the estimated time; "
                                                                "write and train nothing")
+    sweep.add_argument("--headless", action="store_true",
+                       help="a progress line instead of the sweep view (the default off a terminal)")
     add_root(sweep)
 
 
@@ -136,7 +138,8 @@ def cmd_sweep(args: argparse.Namespace, config_flags: list[tuple[str, str, Any, 
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in EXIT_SIGNAL}
-    progress = SweepProgress(sweep.name, len(todo), root)
+    view = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
+    progress = SweepProgress(sweep.name, len(todo), root, quiet=view)
     executor: Any
     if args.ray is not None:
         from grok_tui.ray_executor import RayExecutor
@@ -146,11 +149,13 @@ def cmd_sweep(args: argparse.Namespace, config_flags: list[tuple[str, str, Any, 
     else:
         executor = LocalExecutor(root, args.workers, stop, progress.update)
     try:
-        outcomes = executor.run(todo)
+        outcomes = run_in_view(executor, todo, sweep.name, root, stop) if view else executor.run(todo)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     progress.end()
+    if view and stop.is_set() and not received and len(outcomes) < len(todo):
+        received.append(0)  # the view was closed with members left: they stopped with a checkpoint
     failed = [o for o in outcomes if o.returncode not in (0, 130, 143)]
     for outcome in failed:
         print(f"grok-tui: member {outcome.tag} failed: {outcome.error or f'exit status {outcome.returncode}'}",
@@ -158,21 +163,57 @@ def cmd_sweep(args: argparse.Namespace, config_flags: list[tuple[str, str, Any, 
     print_members(sweep, root)
     if received:
         print(f"grok-tui: stopped; run `grok-tui sweep {sweep.name} --root {root}` to go on", file=sys.stderr)
-        return EXIT_SIGNAL.get(signal.Signals(received[0]), 130)
+        return EXIT_SIGNAL.get(signal.Signals(received[0]), 130) if received[0] else 0
     return 1 if failed else 0
 
 
-class SweepProgress:
-    """One line: done/total, the members training and their epochs; in place on a terminal."""
+def run_in_view(executor: Any, todo: list[Any], name: str, root: Path, stop: threading.Event) -> list[Any]:
+    """Train the members in a thread while the sweep view runs in this one (it reads the members' files,
+    as `watch --sweep` does). Closing the view (q) stops every member after its epoch, with a checkpoint;
+    a signal stops them too, and the view closes once they have."""
+    from grok_tui.tui.app import GrokApp
 
-    def __init__(self, name: str, total: int, root: Path) -> None:
-        self.name, self.total, self.root = name, total, root
+    app = GrokApp(root=root, sweep=name)
+    result: dict[str, Any] = {"outcomes": []}
+
+    def train() -> None:
+        try:
+            result["outcomes"] = executor.run(todo)
+        except BaseException as err:  # shown after the view closes, never lost in a thread
+            result["error"] = err
+        if not app.is_running:
+            return
+        if stop.is_set() or "error" in result:
+            app.call_from_thread(app.exit)
+        else:
+            app.call_from_thread(app.notify, f"sweep {name}: every member is done (q leaves)", timeout=30)
+
+    thread = threading.Thread(target=train, name="sweep-executor", daemon=True)
+    thread.start()
+    try:
+        app.run()
+    finally:
+        stop.set()  # a no-op when every member is done
+        thread.join()
+    if "error" in result:
+        raise result["error"]
+    return list(result["outcomes"])
+
+
+class SweepProgress:
+    """One line: done/total, the members training and their epochs; in place on a terminal. Quiet while
+    the sweep view shows the same."""
+
+    def __init__(self, name: str, total: int, root: Path, quiet: bool = False) -> None:
+        self.name, self.total, self.root, self.quiet = name, total, root, quiet
         self.interactive = sys.stdout.isatty()
         self.last_print = 0.0
 
     def update(self, running: list[Any], outcomes: list[Any], queued: list[Any]) -> None:
         from grok_tui.executor import member_epoch
 
+        if self.quiet:
+            return
         now = time.monotonic()
         if now - self.last_print < (1.0 if self.interactive else 10.0):
             return

@@ -51,7 +51,9 @@ def grid_text(results: list[MemberResult], axes: dict[str, list[object]], accura
     x_field, x_values = drawn[0] if drawn else ("", [None])
     y_field, y_values = drawn[1] if len(drawn) > 1 else ("", [None])
     what = "median final test accuracy" if accuracy else "median epochs to 99% test accuracy (k/n seeds grokked)"
-    table = Table(title=what, title_justify="left", show_lines=False, box=None, padding=(0, 1))
+    # min_width: the title is the widest line of a small grid; without it Rich wraps it into the first column.
+    table = Table(title=what, title_justify="left", show_lines=False, box=None, padding=(0, 1),
+                  min_width=len(what) + 1)
     table.add_column(f"{y_field} \\ {x_field}" if y_field else (x_field or "all members"), style="bold")
     for x in x_values:
         table.add_column(value_text(x) if x_field else "", justify="right")
