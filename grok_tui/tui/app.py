@@ -240,7 +240,8 @@ class GrokApp(App[int]):
             yield SystemCommand("Log x (l)", "Switch the epoch axis between linear and log", screen.action_toggle_log_x)
             yield SystemCommand("Export (e)", "Write the comparison figure with the view's axes", screen.action_export)
         yield SystemCommand("Runs (g)", "Every run under this root", self.action_show_runs)
-        yield SystemCommand("New run (n)", "Set up a new run in the form", self.action_new_run)
+        yield SystemCommand("New run (n)", "The form (from a run's view: with its settings, to train it longer)",
+                            self.action_new_run)
         yield SystemCommand("Help (?)", "All keys", self.action_help)
 
     # ---- queries used by the live view
@@ -432,6 +433,12 @@ class GrokApp(App[int]):
         self.push_screen(CompareScreen(self.root, message.tags))
 
     def action_new_run(self) -> None:
+        """The form; from a run's live view, filled in with that run's settings and tag, so that raising
+        num_epochs trains it longer and a new tag makes a variant of it."""
+        screen = self.screen
+        if isinstance(screen, LiveScreen) and screen.config is not None:
+            self.push_screen(FormScreen(dataclasses.replace(screen.config), self.root))
+            return
         fresh_tag = unique_tag(self.root, self.initial)
         self.push_screen(FormScreen(dataclasses.replace(self.initial, tag=fresh_tag), self.root))
 

@@ -85,20 +85,28 @@ def sort_value(cell: str) -> tuple[int, float, str]:
 
 
 class ConfirmDelete(ModalScreen[bool]):
-    """'Delete run X?' with y / n; anything but y keeps the run."""
+    """'Delete run X?' (the runs list) or 'Replace run X?' (the form's replace box) with y / n, naming the
+    run, how far it trained and the folders that go; anything but y keeps the run."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Delete"), Binding("n,escape", "answer(False)", "Keep")]
+    BINDINGS = [Binding("y", "answer(True)", "Yes, delete"), Binding("n,escape", "answer(False)", "No, keep it")]
 
-    def __init__(self, tag: str, paths: RunPaths) -> None:
+    def __init__(self, tag: str, paths: RunPaths, replace: bool = False, epoch: int | None = None) -> None:
         super().__init__()
         self.tag = tag
         self.paths = paths
+        self.replace = replace
+        self.epoch = epoch
 
     def compose(self) -> ComposeResult:
+        at = f", trained to epoch {self.epoch:,}," if self.epoch is not None else ""
+        question = (f"Replace run {escape(repr(self.tag))}{at} with a new run from epoch 0?" if self.replace
+                    else f"Delete run {escape(repr(self.tag))}{at}?")
         with Vertical(id="confirm"):
-            yield Static(f"[b]Delete run {escape(repr(self.tag))}?[/b]\n\n"
-                         f"This removes {escape(str(self.paths.log_dir))} and {escape(str(self.paths.model_dir))}: "
-                         "its log, config, checkpoint and figures.\n\n[b]y[/b] delete   [b]n[/b] keep it")
+            what = (f"This deletes its checkpoint, log, config and figures in {escape(str(self.paths.log_dir))} "
+                    f"and {escape(str(self.paths.model_dir))}." if self.replace else
+                    f"This removes {escape(str(self.paths.log_dir))} and {escape(str(self.paths.model_dir))}: "
+                    "its log, config, checkpoint and figures.")
+            yield Static(f"[b]{question}[/b]\n\n{what}\n\n[b]y[/b] delete   [b]n[/b] keep it")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
@@ -311,4 +319,5 @@ class RunsScreen(Screen[None]):
             self.notify(f"deleted {tag!r}")
             self.reload()
 
-        self.app.push_screen(ConfirmDelete(tag, paths), answered)
+        epoch = int(summary.last["epoch"]) if summary is not None and summary.last is not None else None
+        self.app.push_screen(ConfirmDelete(tag, paths, epoch=epoch), answered)
