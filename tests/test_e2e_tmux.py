@@ -168,3 +168,21 @@ def test_ctrl_q_and_the_palettes_quit_stop_the_run_as_q_does(tmp_path: Path, pan
     tmux("send-keys", "-t", pane, "Enter")
     assert wait_exit_status(exit_file) == 0
     assert_stopped_with_checkpoint(tmp_path, "pq")
+
+
+def test_the_train_progress_line_fits_a_narrow_terminal(tmp_path: Path, pane: str) -> None:
+    """A line wider than the terminal wraps, and redrawing it in place then leaves a copy per update."""
+    done = tmp_path / "done"
+    command = (f"{shlex.quote(sys.executable)} -m grok_tui.cli train --root {shlex.quote(str(tmp_path))} --tag narrow "
+               "--preset quick --num-epochs 400 --device cpu --threads 1; "
+               f"touch {shlex.quote(str(done))}; sleep 60")
+    tmux("new-session", "-d", "-s", pane, "-x", "60", "-y", "30", command)
+    deadline = time.monotonic() + 60
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert done.exists(), tmux("capture-pane", "-t", pane, "-p")
+    screen = tmux("capture-pane", "-t", pane, "-p")
+    progress = [line for line in screen.splitlines() if line.startswith("epoch ")]
+    assert len(progress) == 1, screen  # redrawn in place: one line, however many updates
+    assert progress[0].startswith("epoch 400/400") and "acc 100.0%" in progress[0], screen
+    assert "finished at epoch 400" in screen
