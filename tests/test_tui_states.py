@@ -205,3 +205,23 @@ async def test_form_at_80x24_fits_shows_focus_and_names_its_keys(root: Path) -> 
         await pilot.pause()
         assert str(form.query_one("#start", Button).label) == "Resume"
         assert "Resume" in footer_keys(app) and "Start" not in footer_keys(app)
+
+
+async def test_help_fits_80x24_and_100x30_unwrapped_and_names_the_palette(root: Path) -> None:
+    import re
+
+    from grok_tui.tui.screens import HELP, HelpScreen
+
+    lines = [re.sub(r"\[/?b\]", "", line) for line in HELP.splitlines()]
+    assert "ctrl+p" in HELP and any(line.lstrip().startswith("m ") for line in lines)
+    for size in ((80, 24), (100, 30)):
+        app = GrokApp(tiny_config(tag="help"), root=root, config_given=True)
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            box = app.screen.query_one("#help")
+            text = app.screen.query_one("#help Static")
+            assert box.max_scroll_y == 0, size  # nothing below the fold
+            assert text.region.height == len(lines), size  # one screen line per line: not re-wrapped
+            assert box.region.bottom <= size[1] and box.region.right <= size[0]

@@ -25,26 +25,29 @@ from grok_tui.groups import differing_fields, format_value
 from grok_tui.progress import format_percent
 from grok_tui.runs import RunPaths, RunSummary, RunSummaryCache, delete_run
 
-HELP = """[b]grok-tui keys[/b]
+# At most 67 characters a line and 21 lines: the box (border and padding: 4 columns, 2 rows) shows it
+# unwrapped and unscrolled in 80x24.
+HELP = """[b]grok-tui keys[/b]                                  Escape or ? closes
 
-  s   start the run set up in the form
-  x   stop training after the current epoch (a checkpoint is saved)
-  r   resume the current run (or the selected one in the runs list) from its checkpoint
-  e   export PNGs: logs/<tag>/training_curves.png and progress_measures.png (works while training)
-  l   switch the epoch axis between linear and log scale
-  m   switch between the loss/accuracy charts and the progress measures (restricted and
-      excluded loss, Gini, weight norm, the embedding's Fourier norms and key frequencies)
-  n   set up a new run (the form)
-  g   the list of runs under this root
-  q   quit (a run in training is stopped with a checkpoint first)
-  ?   this help
+ [b]s[/b]  start the run set up in the form
+ [b]x[/b]  stop training after this epoch, with a checkpoint
+ [b]r[/b]  resume the run from its checkpoint (runs list: the selected)
+ [b]e[/b]  export the run's PNGs (while it trains: named by the epoch)
+ [b]l[/b]  linear / log epoch axis
+ [b]m[/b]  loss and accuracy / the progress measures (restricted and
+    excluded loss, Gini, weight norm, W_E's Fourier norms)
+ [b]n[/b]  the form; from a run's view, with its settings (train longer)
+ [b]g[/b]  the runs list        [b]q[/b]  quit (stops training with a checkpoint)
+ [b]?[/b]  this help            [b]ctrl+p[/b]  the command palette: every action
 
-In the runs list: Enter opens a run, space selects runs and c compares them, s sorts by the
-next column and S reverses, / filters by text, D deletes a run (after a confirmation).
-In the compare view: l log x, t single runs or seed groups (median and band), e export.
-Vertical lines mark the phases: memorized (gray), circuit formation (blue), grokked (green).
-Charts read logs/<tag>/training_log.jsonl; `grok-tui watch TAG` shows a run that another
-process is training. Press Escape or ? to close this help."""
+[b]form[/b]     Tab or Enter: next field; Escape leaves the fields
+[b]runs[/b]     Enter opens, space selects, c compares, s / S sort,
+         / filters, D deletes (after a confirmation)
+[b]compare[/b]  l log x, t single runs or seed groups, e export
+
+Phase lines: memorized (gray), circuit formation (blue), grokked
+(green). Every view reads logs/<tag>/training_log.jsonl, so
+`grok-tui watch TAG` shows a run that another process trains."""
 
 
 class HelpScreen(ModalScreen[None]):
