@@ -225,3 +225,20 @@ async def test_help_fits_80x24_and_100x30_unwrapped_and_names_the_palette(root: 
             assert box.max_scroll_y == 0, size  # nothing below the fold
             assert text.region.height == len(lines), size  # one screen line per line: not re-wrapped
             assert box.region.bottom <= size[1] and box.region.right <= size[0]
+
+
+async def test_a_backspace_that_arrives_with_typed_keys_runs_in_order(root: Path) -> None:
+    """'\\x7f\\x7f29' in one read (fast typing over SSH) must turn p=48 into 29: Textual 8.2.8's Input ran the
+    backspaces after the digits (README, Known issues); the form's fields run their keys in order."""
+    from textual import events
+
+    app = GrokApp(tiny_config(tag="fast", p=48), root=root, config_given=True)
+    async with app.run_test(size=(100, 34)) as pilot:
+        field = app.screen.query_one("#in-p", Input)
+        field.focus()
+        await pilot.pause()
+        field.cursor_position = len(field.value)
+        for key, character in (("backspace", None), ("backspace", None), ("2", "2"), ("9", "9")):
+            app.post_message(events.Key(key, character))  # all queued before any is handled
+        await pilot.pause(0.3)
+        assert field.value == "29"

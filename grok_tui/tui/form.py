@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from rich.markup import escape
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -78,10 +78,25 @@ class ReplaceBox(Checkbox):
 
 
 class FieldInput(Input):
-    """A form field: Enter goes to the next field, Escape leaves the fields for the Start button."""
+    """A form field: Enter goes to the next field, Escape leaves the fields for the Start button.
+
+    Its own keys (backspace, delete, arrows, Enter, ...) run as they arrive. Textual 8.2.8 inserts a
+    printable key at once but runs a bound key only when the event has bubbled up to the app, so a fast
+    typist's (or a slow link's) backspace-backspace-2-9 in one read turned 48 into 48, not 29 (the
+    upstream fix, Textual PR #6631, is not released; README "Known issues").
+    """
 
     BINDINGS = [Binding("enter", "app.focus_next", "Next field", show=True),
                 Binding("escape", "screen.leave_field", "Leave field", show=True)]
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not event.is_printable:
+            for binding in self._bindings.key_to_bindings.get(event.key, ()):
+                if not binding.priority and await self.app.run_action(binding.action, self):
+                    event.stop()
+                    event.prevent_default()
+                    return
+        await super()._on_key(event)
 
 
 def unique_tag(root: Path, config: Config) -> str:
