@@ -121,7 +121,7 @@ async def test_r_and_x_on_a_finished_run_say_so_and_keep_the_view(root: Path) ->
 async def test_replacing_a_run_needs_a_fresh_tick_and_a_confirmation_naming_it(root: Path) -> None:
     train_grokking(tiny_config(tag="old", num_epochs=20), root=root)
     paths = RunPaths.of("old", root)
-    app = GrokApp(tiny_config(tag="new1", num_epochs=20, seed=1), root=root, config_given=True)
+    app = GrokApp(tiny_config(tag="new1", num_epochs=20, seed=1, device="auto"), root=root, config_given=True)
     async with app.run_test(size=(100, 34)) as pilot:
         form = app.screen
         box = form.query_one("#fresh", Checkbox)
@@ -151,6 +151,9 @@ async def test_replacing_a_run_needs_a_fresh_tick_and_a_confirmation_naming_it(r
         await pilot.pause()
         await pilot.press("y")
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.training is None)
+        await pilot.pause(0.6)
+        # #15 item 7: once the run has ended, the device is the one it used (sessions.jsonl), not 'auto'.
+        assert "device   cpu" in status_text(app) and "auto" not in status_text(app)
     assert Config.load(paths.config).seed == 1  # replaced, after the confirmation only
     assert [r["epoch"] for r in read_log(paths.log)] == [0, 10, 20]
 
