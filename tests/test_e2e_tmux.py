@@ -63,11 +63,13 @@ def test_start_export_quit_in_a_100x30_pane(tmp_path: Path, pane: str) -> None:
     later = shown_epoch(wait_screen(pane, lambda s: (shown_epoch(s) or 0) > first + 50))
     assert later is not None and later > first  # the epoch advances on screen
     paths = RunPaths.of("e2e", tmp_path)
-    tmux("send-keys", "-t", pane, "e")
+    tmux("send-keys", "-t", pane, "e")  # while training: figures named by their epoch
     deadline = time.monotonic() + 30
-    while not paths.curves_png.exists() and time.monotonic() < deadline:
+    while not list(paths.log_dir.glob("training_curves-epoch*.png")) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert paths.curves_png.stat().st_size > 10_000
+    exported = list(paths.log_dir.glob("training_curves-epoch*.png"))
+    assert len(exported) == 1 and exported[0].stat().st_size > 10_000
+    assert not paths.curves_png.exists()  # the run's own figure is the end-of-run export's
     tmux("send-keys", "-t", pane, "q")
     deadline = time.monotonic() + 30
     while not exit_file.exists() and time.monotonic() < deadline:
