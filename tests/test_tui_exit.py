@@ -102,3 +102,13 @@ def test_an_exception_in_the_ui_stops_the_trainer_and_exits_non_zero(root: Path,
 
     assert run_app(root, "crash", break_the_view) == 1
     assert_stopped_with_checkpoint(root, "crash")
+
+
+async def test_ctrl_c_points_to_q(root: Path) -> None:
+    """Textual's ctrl+c hint named ctrl+q, which used to leave the trainer running; q is the way out."""
+    app = GrokApp(tiny_config(tag="hint"), root=root, config_given=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert any(m.startswith("press q to quit") for m in said) and not any("ctrl+q" in m for m in said), said
