@@ -348,6 +348,27 @@ def export_run(tag: str, root: Path | str | None = None, log_x: bool = False) ->
     return written
 
 
+def export_snapshot(tag: str, root: Path | str | None = None, log_x: bool = False) -> list[Path]:
+    """Both figures of a run that is still training, named by the last epoch they show
+    (logs/<tag>/training_curves-epoch1200.png, progress_measures-epoch1200.png): the automatic export
+    at the end of the run writes the usual names and so never replaces a figure exported on the way."""
+    paths, title, records = _load_run(tag, root)
+    epoch = int(records[-1]["epoch"])
+    curves = paths.log_dir / f"{paths.curves_png.stem}-epoch{epoch}.png"
+    with _styled(CURVES_SIZE):
+        save_figure(training_figure(records, title, log_x=log_x, figure=Figure(figsize=CURVES_SIZE,
+                                                                                layout="constrained")), curves)
+    written = [curves]
+    with _styled(MEASURES_SIZE):
+        try:
+            figure = measures_figure(records, title, log_x=log_x, figure=Figure(figsize=MEASURES_SIZE,
+                                                                                 layout="constrained"))
+        except NoDataError:
+            return written  # a run without measures (measure_every=0) has only the curves
+        written.append(save_figure(figure, paths.log_dir / f"{paths.measures_png.stem}-epoch{epoch}.png"))
+    return written
+
+
 # ---------------------------------------------------------------- comparison of runs
 
 COMPARE_PANELS = (("test_acc", "test accuracy (%)"), ("train_loss", "train loss (log scale)"),

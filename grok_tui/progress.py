@@ -1,12 +1,15 @@
 """The headless progress line of `grok-tui train`.
 
-On a terminal the line is redrawn in place (at most a few times a second); into a file or pipe each
-update is a whole line, at most one every few seconds, so `nohup ... > train.out` stays readable.
+On a terminal the line is redrawn in place (at most a few times a second), cut to the terminal's
+width by leaving out its least useful parts (a line that wraps would leave a copy behind at every
+redraw); into a file or pipe each update is a whole line, at most one every few seconds, so
+`nohup ... > train.out` stays readable.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from typing import TextIO
@@ -51,7 +54,10 @@ def format_sci(value: object) -> str:
     return f"{number:.2e}" if number is not None else "-"
 
 
-def progress_line(config: Config, record: Record, epochs_per_s: float | None) -> str:
+def progress_line(config: Config, record: Record, epochs_per_s: float | None, width: int | None = None) -> str:
+    """'epoch 1,200/3,000 ( 40.0%) | 81.3 ep/s | ETA 22s | loss 4.75e-07 / 3.21e-01 | acc 100.0% /  92.8%
+    (train/test)'; with `width`, the least useful parts are left out until the line fits (a line that
+    wraps cannot be redrawn in place)."""
     epoch = int(record["epoch"])
     total = config.num_epochs
     speed = f"{epochs_per_s:,.1f} ep/s" if epochs_per_s else "-- ep/s"
@@ -61,11 +67,21 @@ def progress_line(config: Config, record: Record, epochs_per_s: float | None) ->
         value = record.get(key)
         return format(value, fmt) if isinstance(value, (int, float)) else "nan"
 
-    return (
-        f"epoch {epoch:,}/{total:,} ({100 * epoch / total:5.1f}%) | {speed} | ETA {eta} | "
-        f"loss {num('train_loss', '.2e')} / {num('test_loss', '.2e')} | "
-        f"acc {100 * record.get('train_acc', 0):5.1f}% / {100 * record.get('test_acc', 0):5.1f}% (train/test)"
-    )
+    # (what it says, the text before it, its rank: 1 is kept longest)
+    parts = [
+        (f"epoch {epoch:,}/{total:,}", "", 1),
+        (f"({100 * epoch / total:5.1f}%)", " ", 5),
+        (speed, " | ", 7),
+        (f"ETA {eta}", " | ", 3),
+        (f"loss {num('train_loss', '.2e')} / {num('test_loss', '.2e')}", " | ", 4),
+        (f"acc {100 * record.get('train_acc', 0):5.1f}% / {100 * record.get('test_acc', 0):5.1f}%", " | ", 2),
+        ("(train/test)", " ", 6),
+    ]
+    while True:
+        line = "".join((before if i else "") + text for i, (text, before, _) in enumerate(parts))
+        if width is None or len(line) <= width or len(parts) == 1:
+            return line if width is None else line[:width]
+        parts.remove(max(parts, key=lambda part: part[2]))
 
 
 class ProgressPrinter:
@@ -91,8 +107,18 @@ class ProgressPrinter:
             return None
         return (epoch - first_epoch) / (elapsed - first_elapsed)
 
+    def width(self) -> int | None:
+        """Columns for the line on a terminal, one short of its width (a full last column wraps in some
+        terminals); None into a file or pipe, where whole lines are wanted."""
+        if not self.interactive:
+            return None
+        try:
+            return max(20, os.get_terminal_size(self.stream.fileno()).columns - 1)
+        except (OSError, ValueError, AttributeError):
+            return 79
+
     def __call__(self, record: Record) -> None:
-        line = progress_line(self.config, record, self.epochs_per_s(record))
+        line = progress_line(self.config, record, self.epochs_per_s(record), self.width())
         now = time.monotonic()
         if now - self._last_print < self.min_interval and record["epoch"] < self.config.num_epochs:
             self._pending = line

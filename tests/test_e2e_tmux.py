@@ -6,6 +6,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -62,11 +63,13 @@ def test_start_export_quit_in_a_100x30_pane(tmp_path: Path, pane: str) -> None:
     later = shown_epoch(wait_screen(pane, lambda s: (shown_epoch(s) or 0) > first + 50))
     assert later is not None and later > first  # the epoch advances on screen
     paths = RunPaths.of("e2e", tmp_path)
-    tmux("send-keys", "-t", pane, "e")
+    tmux("send-keys", "-t", pane, "e")  # while training: figures named by their epoch
     deadline = time.monotonic() + 30
-    while not paths.curves_png.exists() and time.monotonic() < deadline:
+    while not list(paths.log_dir.glob("training_curves-epoch*.png")) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert paths.curves_png.stat().st_size > 10_000
+    exported = list(paths.log_dir.glob("training_curves-epoch*.png"))
+    assert len(exported) == 1 and exported[0].stat().st_size > 10_000
+    assert not paths.curves_png.exists()  # the run's own figure is the end-of-run export's
     tmux("send-keys", "-t", pane, "q")
     deadline = time.monotonic() + 30
     while not exit_file.exists() and time.monotonic() < deadline:
@@ -107,3 +110,81 @@ def test_ssh_drop_stops_the_run_with_a_checkpoint(tmp_path: Path, pane: str) -> 
     assert checkpoint_epoch > 20
     assert read_log(paths.log)[-1]["epoch"] == checkpoint_epoch
     assert not paths.lock.exists()
+
+
+def start_training_in_pane(tmp_path: Path, pane: str, tag: str, size: tuple[int, int] = (100, 30)) -> tuple[int, Path]:
+    """grok-tui in a pane, run by a shell that writes its exit status; Start pressed, a few epochs trained.
+    Returns grok-tui's PID and the file its exit status will be in."""
+    exit_file = tmp_path / f"{tag}.exit"
+    command = (f"{shlex.quote(sys.executable)} -m grok_tui.cli --root {shlex.quote(str(tmp_path))} --tag {tag} "
+               "--preset quick --num-epochs 100000 --checkpoint-every 100000 --device cpu --threads 1; "
+               f"echo $? > {shlex.quote(str(exit_file))}")
+    tmux("new-session", "-d", "-s", pane, "-x", str(size[0]), "-y", str(size[1]), command)
+    wait_screen(pane, lambda s: "Start" in s and tag in s)
+    tmux("send-keys", "-t", pane, "s")
+    wait_screen(pane, lambda s: (shown_epoch(s) or 0) > 20)
+    shell = int(tmux("display-message", "-p", "-t", pane, "#{pane_pid}").strip())
+    children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0]), exit_file
+
+
+def wait_exit_status(exit_file: Path, timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while not exit_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert exit_file.exists(), "grok-tui did not exit"
+    time.sleep(0.1)  # the shell's echo has finished writing
+    return int(exit_file.read_text())
+
+
+def assert_stopped_with_checkpoint(tmp_path: Path, tag: str) -> None:
+    paths = RunPaths.of(tag, tmp_path)
+    last_epoch = read_log(paths.log)[-1]["epoch"]
+    assert 20 < last_epoch < 100_000
+    assert load_checkpoint(paths.checkpoint)["epoch"] == last_epoch  # written at the stop
+    assert not paths.lock.exists()
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_stops_the_run_with_a_checkpoint_and_its_exit_status(tmp_path: Path, pane: str, signum: int,
+                                                                      status: int) -> None:
+    pid, exit_file = start_training_in_pane(tmp_path, pane, "sig")
+    os.kill(pid, signum)
+    assert wait_exit_status(exit_file) == status
+    assert_stopped_with_checkpoint(tmp_path, "sig")
+
+
+def test_ctrl_q_and_the_palettes_quit_stop_the_run_as_q_does(tmp_path: Path, pane: str) -> None:
+    """Textual's own ctrl+q and palette Quit exit at once and left the trainer running to num_epochs."""
+    _, exit_file = start_training_in_pane(tmp_path, pane, "cq")
+    tmux("send-keys", "-t", pane, "C-q")
+    assert wait_exit_status(exit_file) == 0
+    assert_stopped_with_checkpoint(tmp_path, "cq")
+    subprocess.run(["tmux", "kill-session", "-t", pane], capture_output=True)
+    _, exit_file = start_training_in_pane(tmp_path, pane, "pq")
+    tmux("send-keys", "-t", pane, "C-p")
+    wait_screen(pane, lambda s: "Search for commands" in s)
+    tmux("send-keys", "-t", pane, "-l", "quit")
+    wait_screen(pane, lambda s: "Quit (q)" in s)
+    tmux("send-keys", "-t", pane, "Enter")
+    assert wait_exit_status(exit_file) == 0
+    assert_stopped_with_checkpoint(tmp_path, "pq")
+
+
+def test_the_train_progress_line_fits_a_narrow_terminal(tmp_path: Path, pane: str) -> None:
+    """A line wider than the terminal wraps, and redrawing it in place then leaves a copy per update."""
+    done = tmp_path / "done"
+    command = (f"{shlex.quote(sys.executable)} -m grok_tui.cli train --root {shlex.quote(str(tmp_path))} --tag narrow "
+               "--preset quick --num-epochs 400 --device cpu --threads 1; "
+               f"touch {shlex.quote(str(done))}; sleep 60")
+    tmux("new-session", "-d", "-s", pane, "-x", "60", "-y", "30", command)
+    deadline = time.monotonic() + 60
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert done.exists(), tmux("capture-pane", "-t", pane, "-p")
+    screen = tmux("capture-pane", "-t", pane, "-p")
+    progress = [line for line in screen.splitlines() if line.startswith("epoch ")]
+    assert len(progress) == 1, screen  # redrawn in place: one line, however many updates
+    assert progress[0].startswith("epoch 400/400") and "acc 100.0%" in progress[0], screen
+    assert "finished at epoch 400" in screen

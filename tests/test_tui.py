@@ -94,10 +94,15 @@ async def test_start_stop_resume_export_and_quit(root: Path) -> None:
         await wait_for(pilot, lambda: read_log(paths.log)[-1]["epoch"] > stopped_at + 40)
         epochs = [r["epoch"] for r in read_log(paths.log)]
         assert epochs == sorted(set(epochs))  # strictly increasing: no duplicates after resume
-        # e: export while training.
+        # e: export while training writes figures named by their epoch, and the notification names them;
+        # the run's usual figures (written at its end) are left alone.
         await pilot.press("e")
-        await wait_for(pilot, lambda: paths.curves_png.exists())
-        assert paths.curves_png.stat().st_size > 10_000
+        await wait_for(pilot, lambda: any("exported" in n.message for n in app._notifications))
+        exported = [n.message for n in app._notifications if "exported" in n.message][0]
+        snapshots = sorted(paths.log_dir.glob("training_curves-epoch*.png"))
+        assert len(snapshots) == 1 and snapshots[0].stat().st_size > 10_000
+        assert str(snapshots[0]) in exported
+        assert not paths.curves_png.exists()
         # q while training: stop with a checkpoint, then exit.
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, timeout=30)

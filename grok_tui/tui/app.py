@@ -3,6 +3,10 @@
 The trainer runs in a Textual thread worker with a threading.Event as its stop signal. The worker
 never touches widgets: the live view reads the run log from disk, and the worker's end reaches the
 UI as a worker state change (success, error or cancel), handled on the UI thread.
+
+However the app ends (q, ctrl+q, the palette's Quit, an exception in the UI, SIGTERM, SIGHUP), the
+trainer is stopped after its epoch and has written its checkpoint and freed the run's lock before the
+process exits: the trainer's thread would otherwise keep the process alive, invisibly, to num_epochs.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from typing import Any, TypeVar, cast
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from grok_tui.config import Config, ConfigError
 from grok_tui.environment import Session, default_threads
-from grok_tui.runs import RunPaths
+from grok_tui.runs import RunPaths, lock_owner, summarize
 from grok_tui.trainer import TrainResult, resolve_device, train_grokking
 from grok_tui.tui.compare import CompareScreen
 from grok_tui.tui.form import FormScreen, unique_tag
@@ -77,7 +82,19 @@ class GrokApp(App[int]):
     BINDINGS = [
         Binding("q", "quit_app", "Quit"),
         Binding("question_mark", "help", "Help"),
+        # Reached only when the live view's own x or r is not offered (check_action): they say why.
+        Binding("x", "explain('stop')", show=False),
+        Binding("r", "explain('resume')", show=False),
     ]
+    EXIT_SIGNAL_STATUS = {signal.SIGTERM: 128 + signal.SIGTERM, signal.SIGHUP: 128 + signal.SIGHUP}
+
+    class Notice(Message):
+        """A notification from another thread: post_message never blocks, call_from_thread does (and would
+        deadlock with a UI thread that waits for the trainer while the app ends)."""
+
+        def __init__(self, text: str, severity: str = "information", timeout: float = 15) -> None:
+            super().__init__()
+            self.text, self.severity, self.timeout = text, severity, timeout
 
     def __init__(self, config: Config | None = None, root: Path | str = ".", watch: str | None = None,
                  config_given: bool = False, compare: list[str] | None = None, sweep: str | None = None) -> None:
@@ -91,6 +108,8 @@ class GrokApp(App[int]):
         self.sweep_name = sweep
         self.training: Training | None = None
         self.quit_when_stopped = False
+        self.quit_status = 0  # the exit status once the trainer has stopped: 143 after SIGTERM
+        self.signal_status: int | None = None  # set by SIGTERM/SIGHUP; wins over every other status
         self.errors: dict[str, str] = {}  # tag -> the last training error, shown in its status panel
 
     def on_mount(self) -> None:
@@ -107,7 +126,7 @@ class GrokApp(App[int]):
     def _stop_on_hangup(self) -> None:
         """An SSH drop (SIGHUP) or SIGTERM stops a run cleanly, with a checkpoint, instead of killing it."""
         loop = asyncio.get_running_loop()
-        for sig, handler in ((signal.SIGHUP, self._on_hangup), (signal.SIGTERM, self.action_quit_app)):
+        for sig, handler in ((signal.SIGHUP, self._on_hangup), (signal.SIGTERM, self._on_terminate)):
             try:
                 loop.add_signal_handler(sig, handler)
             except (NotImplementedError, RuntimeError, ValueError):
@@ -120,6 +139,7 @@ class GrokApp(App[int]):
         write blocks forever (seen with textual 8.2.8), so the process exits directly once the trainer
         has written its checkpoint and released the run's lock.
         """
+        self.signal_status = self.EXIT_SIGNAL_STATUS[signal.SIGHUP]
         training = self.training
         if training is not None:
             training.stop.set()
@@ -127,28 +147,80 @@ class GrokApp(App[int]):
         def leave_when_done() -> None:
             if training is not None:
                 training.finished.wait()
-            os._exit(128 + signal.SIGHUP)
+            os._exit(self.EXIT_SIGNAL_STATUS[signal.SIGHUP])
 
         threading.Thread(target=leave_when_done, name="grok-tui-hangup", daemon=True).start()
 
+    def _on_terminate(self) -> None:
+        """SIGTERM: stop with a checkpoint, as q does, then exit 143."""
+        self.signal_status = self.EXIT_SIGNAL_STATUS[signal.SIGTERM]
+        self.quit_app(self.signal_status)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Gate keys by state: None shows a key greyed out in the footer and the palette."""
+        """Offer only the keys that work here (False hides a key from the footer and the palette).
+
+        In a live view, x is offered while this app trains the run and r while it does not; neither is
+        offered for a run another process trains, since a viewer can stop or resume nothing there.
+        Elsewhere, x stops whatever this app trains.
+        """
+        screen = self.screen
+        live_tag = screen.paths.tag if isinstance(screen, LiveScreen) else None
         if action == "stop_training":
-            return True if self.training is not None else None
+            if live_tag is None:
+                return True if self.training is not None else False
+            return self.is_training(live_tag)
         if action == "resume_run":
-            return True if self.training is None else None
+            return live_tag is not None and self.training is None and self.trained_elsewhere(live_tag) is None
+        if action == "explain":
+            return live_tag is not None
         return True
+
+    def trained_elsewhere(self, tag: str) -> int | str | None:
+        """The PID of another process that trains the run (its lock's owner), or None."""
+        if self.is_training(tag):
+            return None
+        owner = lock_owner(RunPaths.of(tag, self.root))
+        if owner is None:
+            return None
+        pid = owner.get("pid", "?")
+        return pid if isinstance(pid, (int, str)) else "?"
+
+    def action_explain(self, what: str) -> None:
+        """x or r where the live view does not offer it: say why, as the run's state, not as a failure."""
+        tag = self.current_tag()
+        if tag is None:
+            return
+        pid = self.trained_elsewhere(tag)
+        if pid is not None:
+            self.notify(f"{tag!r} is trained by PID {pid} in another process: {'stop' if what == 'stop' else 'resume'} "
+                        "it there (this view only watches it)")
+        elif what == "stop":
+            self.notify(f"{tag!r} is not training here: {self.run_state(tag)}")
+        else:
+            self.notify(f"already training {self.training.config.tag!r}; stop it first (x)" if self.training
+                        else f"{tag!r}: {self.run_state(tag)}")
+
+    def run_state(self, tag: str) -> str:
+        """'finished at epoch 3,000', 'stopped at epoch 1,200' or 'not trained yet', from the run's files."""
+        summary = summarize(RunPaths.of(tag, self.root))
+        if summary.last is None:
+            return "not trained yet"
+        return f"{summary.status} at epoch {int(summary.last['epoch']):,}"
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) offers the same actions as the keys, gated the same way."""
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":  # Textual's own Quit exits at once; ours stops the trainer first
+                yield command
+        yield SystemCommand("Quit (q)", "Quit; a run in training is stopped with a checkpoint first",
+                            self.action_quit_app)
         if isinstance(screen, FormScreen):
             yield SystemCommand("Start (s)", "Start the run set up in the form", screen.action_start)
         if isinstance(screen, LiveScreen):
-            if self.training is not None:
+            if self.check_action("stop_training", ()):
                 yield SystemCommand("Stop (x)", "Stop training after this epoch, with a checkpoint",
                                     self.action_stop_training)
-            else:
+            if self.check_action("resume_run", ()):
                 yield SystemCommand("Resume (r)", "Resume this run from its checkpoint", self.action_resume_run)
             yield SystemCommand("Export PNG (e)", "Write logs/<tag>/training_curves.png and progress_measures.png",
                                 self.action_export_png)
@@ -168,7 +240,8 @@ class GrokApp(App[int]):
             yield SystemCommand("Log x (l)", "Switch the epoch axis between linear and log", screen.action_toggle_log_x)
             yield SystemCommand("Export (e)", "Write the comparison figure with the view's axes", screen.action_export)
         yield SystemCommand("Runs (g)", "Every run under this root", self.action_show_runs)
-        yield SystemCommand("New run (n)", "Set up a new run in the form", self.action_new_run)
+        yield SystemCommand("New run (n)", "The form (from a run's view: with its settings, to train it longer)",
+                            self.action_new_run)
         yield SystemCommand("Help (?)", "All keys", self.action_help)
 
     # ---- queries used by the live view
@@ -216,7 +289,10 @@ class GrokApp(App[int]):
         """On the trainer's thread, as a session starts: say where it runs, and warn of a new environment."""
         warning = session.warning()
         if warning:
-            self.call_from_thread(self.notify, warning, severity="warning", timeout=15)
+            self.post_message(self.Notice(warning, severity="warning"))
+
+    def on_grok_app_notice(self, message: Notice) -> None:
+        self.notify(message.text, severity=message.severity, timeout=message.timeout)  # type: ignore[arg-type]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "trainer" or event.state not in (
@@ -241,7 +317,7 @@ class GrokApp(App[int]):
             self.errors[tag] = message
         self.refresh_live_views()
         if self.quit_when_stopped:
-            self.exit(0)
+            self.exit(self.quit_status, return_code=self.quit_status)
 
     def refresh_live_views(self) -> None:
         for screen in self.screen_stack:
@@ -269,6 +345,19 @@ class GrokApp(App[int]):
         if self.is_training(tag):
             self.notify(f"{tag!r} is already training", severity="warning")
             return
+        pid = self.trained_elsewhere(tag)
+        if pid is not None:
+            self.notify(f"{tag!r} is trained by PID {pid} in another process: resume it there once it stops")
+            return
+        summary = summarize(paths)
+        if summary.status in ("finished", "done early") and summary.last is not None:
+            epoch = int(summary.last["epoch"])
+            if summary.status == "finished":
+                self.notify(f"{tag!r} finished at epoch {epoch:,}: raise num_epochs in the form (n) to train longer")
+            else:
+                self.notify(f"{tag!r} is done at epoch {epoch:,}, after grokking (stop after grok): clear "
+                            "'stop after grok' in the form (n) to train on")
+            return
         if not paths.checkpoint.exists():
             self.notify(f"{tag!r} has no checkpoint to resume from", severity="warning")
             return
@@ -287,17 +376,28 @@ class GrokApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="export")
     def export_tag(self, tag: str, log_x: bool = False) -> None:
-        from grok_tui.plotting import export_run
+        """The figures at their usual paths; while the run trains (here or elsewhere), figures named by
+        their last epoch instead, which the automatic export at the end of the run does not replace."""
+        from grok_tui.plotting import export_run, export_snapshot
 
+        paths = RunPaths.of(tag, self.root)
         try:
-            written = export_run(tag, root=self.root, log_x=log_x)
+            if self.is_training(tag) or lock_owner(paths) is not None:
+                written = export_snapshot(tag, root=self.root, log_x=log_x)
+            else:
+                written = export_run(tag, root=self.root, log_x=log_x)
         except Exception as err:  # reported to the user; the app stays usable
-            self.call_from_thread(self.notify, f"export failed: {err}", severity="error")
+            self.post_message(self.Notice(f"export failed: {err}", severity="error"))
             return
-        self.call_from_thread(self.notify, "exported " + " and ".join(str(path) for path in written))
+        self.post_message(self.Notice("exported " + " and ".join(str(path) for path in written), timeout=10))
 
     # ---- navigation
     def open_run(self, tag: str) -> None:
+        screen = self.screen
+        if isinstance(screen, LiveScreen) and screen.paths.tag == tag:  # resumed from its own view: keep the view
+            screen.read_only = not self.is_training(tag)
+            screen.poll()
+            return
         live = LiveScreen(RunPaths.of(tag, self.root), read_only=not self.is_training(tag))
         if isinstance(self.screen, (LiveScreen, RunsScreen, CompareScreen)):
             self.switch_screen(live)
@@ -333,6 +433,12 @@ class GrokApp(App[int]):
         self.push_screen(CompareScreen(self.root, message.tags))
 
     def action_new_run(self) -> None:
+        """The form; from a run's live view, filled in with that run's settings and tag, so that raising
+        num_epochs trains it longer and a new tag makes a variant of it."""
+        screen = self.screen
+        if isinstance(screen, LiveScreen) and screen.config is not None:
+            self.push_screen(FormScreen(dataclasses.replace(screen.config), self.root))
+            return
         fresh_tag = unique_tag(self.root, self.initial)
         self.push_screen(FormScreen(dataclasses.replace(self.initial, tag=fresh_tag), self.root))
 
@@ -344,9 +450,45 @@ class GrokApp(App[int]):
             self.push_screen(HelpScreen())
 
     def action_quit_app(self) -> None:
+        self.quit_app(0)
+
+    async def action_quit(self) -> None:
+        """ctrl+q (Textual's own quit key) does what q does."""
+        self.quit_app(0)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: Textual suggests its own quit key; ours is q."""
+        self.notify("press q to quit (a run in training is stopped with a checkpoint first)")
+
+    def quit_app(self, status: int) -> None:
+        """Exit with `status`, after the trainer (if any) has stopped with a checkpoint."""
+        self.quit_status = status
         if self.training is None:
-            self.exit(0)
+            self.exit(status, return_code=status)
             return
         self.quit_when_stopped = True
         self.training.stop.set()
         self.notify(f"stopping {self.training.config.tag!r} and saving a checkpoint before quitting...")
+
+    async def on_unmount(self) -> None:
+        """Every way out of the app passes here: stop the trainer and wait for its checkpoint.
+
+        After q the trainer has already stopped; after an exception in the UI, or ctrl+q in an older
+        binding, it is still training and would keep the process alive to num_epochs.
+        """
+        await asyncio.to_thread(self.stop_trainer_and_wait)
+
+    def stop_trainer_and_wait(self) -> None:
+        training = self.training
+        if training is not None:
+            training.stop.set()
+            training.finished.wait()
+
+    def run(self, **kwargs: Any) -> int | None:
+        """App.run, returning the exit status: the app's result, 1 after an exception in the UI (Textual's
+        return code), 143 after SIGTERM; the trainer has stopped with a checkpoint by then."""
+        result = super().run(**kwargs)
+        self.stop_trainer_and_wait()  # on_unmount did it, unless the app failed before it could
+        if self.signal_status is not None:
+            return self.signal_status
+        return self.return_code or result

@@ -326,7 +326,7 @@ class LiveScreen(Screen[None]):
             config and early_stop_due(config, self.series.phases.epoch_of("grokked"), epoch))
         state = "training" if training else ("finished" if done else "stopped")
         if owner is not None and not self.app_training():
-            state = f"training (PID {owner['pid']})"
+            state = f"trained by PID {owner['pid']}"  # another process: a state, not a failure
         eta = format_duration((total - epoch) / speed) if (speed and total and training) else "--"
         lines = [
             f"[b]{self.paths.tag}[/b]  {'(watching)' if self.read_only else ''}",

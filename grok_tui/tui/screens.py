@@ -25,26 +25,29 @@ from grok_tui.groups import differing_fields, format_value
 from grok_tui.progress import format_percent
 from grok_tui.runs import RunPaths, RunSummary, RunSummaryCache, delete_run
 
-HELP = """[b]grok-tui keys[/b]
+# At most 67 characters a line and 21 lines: the box (border and padding: 4 columns, 2 rows) shows it
+# unwrapped and unscrolled in 80x24.
+HELP = """[b]grok-tui keys[/b]                                  Escape or ? closes
 
-  s   start the run set up in the form
-  x   stop training after the current epoch (a checkpoint is saved)
-  r   resume the current run (or the selected one in the runs list) from its checkpoint
-  e   export PNGs: logs/<tag>/training_curves.png and progress_measures.png (works while training)
-  l   switch the epoch axis between linear and log scale
-  m   switch between the loss/accuracy charts and the progress measures (restricted and
-      excluded loss, Gini, weight norm, the embedding's Fourier norms and key frequencies)
-  n   set up a new run (the form)
-  g   the list of runs under this root
-  q   quit (a run in training is stopped with a checkpoint first)
-  ?   this help
+ [b]s[/b]  start the run set up in the form
+ [b]x[/b]  stop training after this epoch, with a checkpoint
+ [b]r[/b]  resume the run from its checkpoint (runs list: the selected)
+ [b]e[/b]  export the run's PNGs (while it trains: named by the epoch)
+ [b]l[/b]  linear / log epoch axis
+ [b]m[/b]  loss and accuracy / the progress measures (restricted and
+    excluded loss, Gini, weight norm, W_E's Fourier norms)
+ [b]n[/b]  the form; from a run's view, with its settings (train longer)
+ [b]g[/b]  the runs list        [b]q[/b]  quit (stops training with a checkpoint)
+ [b]?[/b]  this help            [b]ctrl+p[/b]  the command palette: every action
 
-In the runs list: Enter opens a run, space selects runs and c compares them, s sorts by the
-next column and S reverses, / filters by text, D deletes a run (after a confirmation).
-In the compare view: l log x, t single runs or seed groups (median and band), e export.
-Vertical lines mark the phases: memorized (gray), circuit formation (blue), grokked (green).
-Charts read logs/<tag>/training_log.jsonl; `grok-tui watch TAG` shows a run that another
-process is training. Press Escape or ? to close this help."""
+[b]form[/b]     Tab or Enter: next field; Escape leaves the fields
+[b]runs[/b]     Enter opens, space selects, c compares, s / S sort,
+         / filters, D deletes (after a confirmation)
+[b]compare[/b]  l log x, t single runs or seed groups, e export
+
+Phase lines: memorized (gray), circuit formation (blue), grokked
+(green). Every view reads logs/<tag>/training_log.jsonl, so
+`grok-tui watch TAG` shows a run that another process trains."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -85,20 +88,28 @@ def sort_value(cell: str) -> tuple[int, float, str]:
 
 
 class ConfirmDelete(ModalScreen[bool]):
-    """'Delete run X?' with y / n; anything but y keeps the run."""
+    """'Delete run X?' (the runs list) or 'Replace run X?' (the form's replace box) with y / n, naming the
+    run, how far it trained and the folders that go; anything but y keeps the run."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Delete"), Binding("n,escape", "answer(False)", "Keep")]
+    BINDINGS = [Binding("y", "answer(True)", "Yes, delete"), Binding("n,escape", "answer(False)", "No, keep it")]
 
-    def __init__(self, tag: str, paths: RunPaths) -> None:
+    def __init__(self, tag: str, paths: RunPaths, replace: bool = False, epoch: int | None = None) -> None:
         super().__init__()
         self.tag = tag
         self.paths = paths
+        self.replace = replace
+        self.epoch = epoch
 
     def compose(self) -> ComposeResult:
+        at = f", trained to epoch {self.epoch:,}," if self.epoch is not None else ""
+        question = (f"Replace run {escape(repr(self.tag))}{at} with a new run from epoch 0?" if self.replace
+                    else f"Delete run {escape(repr(self.tag))}{at}?")
         with Vertical(id="confirm"):
-            yield Static(f"[b]Delete run {escape(repr(self.tag))}?[/b]\n\n"
-                         f"This removes {escape(str(self.paths.log_dir))} and {escape(str(self.paths.model_dir))}: "
-                         "its log, config, checkpoint and figures.\n\n[b]y[/b] delete   [b]n[/b] keep it")
+            what = (f"This deletes its checkpoint, log, config and figures in {escape(str(self.paths.log_dir))} "
+                    f"and {escape(str(self.paths.model_dir))}." if self.replace else
+                    f"This removes {escape(str(self.paths.log_dir))} and {escape(str(self.paths.model_dir))}: "
+                    "its log, config, checkpoint and figures.")
+            yield Static(f"[b]{question}[/b]\n\n{what}\n\n[b]y[/b] delete   [b]n[/b] keep it")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
@@ -311,4 +322,5 @@ class RunsScreen(Screen[None]):
             self.notify(f"deleted {tag!r}")
             self.reload()
 
-        self.app.push_screen(ConfirmDelete(tag, paths), answered)
+        epoch = int(summary.last["epoch"]) if summary is not None and summary.last is not None else None
+        self.app.push_screen(ConfirmDelete(tag, paths, epoch=epoch), answered)
