@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from dataclasses import dataclass, field
 import signal
 import sys
 import threading
@@ -149,7 +150,15 @@ def cmd_sweep(args: argparse.Namespace, config_flags: list[tuple[str, str, Any, 
     else:
         executor = LocalExecutor(root, args.workers, stop, progress.update)
     try:
-        outcomes = run_in_view(executor, todo, sweep.name, root, stop) if view else executor.run(todo)
+        if view:
+            outcomes, status = run_in_view(executor, todo, sweep.name, root, stop)
+            if status in (128 + signal.SIGTERM, 128 + signal.SIGHUP):  # the app got it and stopped the members
+                received.append(status - 128)
+            elif status:  # the view failed (its error is on the screen): the members were stopped
+                print(f"grok-tui: the sweep view ended with status {status}", file=sys.stderr)
+                return status
+        else:
+            outcomes = executor.run(todo)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -167,37 +176,47 @@ def cmd_sweep(args: argparse.Namespace, config_flags: list[tuple[str, str, Any, 
     return 1 if failed else 0
 
 
-def run_in_view(executor: Any, todo: list[Any], name: str, root: Path, stop: threading.Event) -> list[Any]:
+@dataclass
+class SweepWork:
+    """The executor running beside the sweep view: the app stops it and waits for it on every way out."""
+
+    stop: threading.Event
+    finished: threading.Event = field(default_factory=threading.Event)
+    outcomes: list[Any] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+def run_in_view(executor: Any, todo: list[Any], name: str, root: Path, stop: threading.Event) -> tuple[list[Any], int]:
     """Train the members in a thread while the sweep view runs in this one (it reads the members' files,
-    as `watch --sweep` does). Closing the view (q) stops every member after its epoch, with a checkpoint;
-    a signal stops them too, and the view closes once they have."""
+    as `watch --sweep` does). Closing the view (q) stops every member after its epoch, with a checkpoint,
+    and so do SIGTERM and SIGHUP (the app handles those); returns the outcomes and the app's exit status."""
     from grok_tui.tui.app import GrokApp
 
-    app = GrokApp(root=root, sweep=name)
-    result: dict[str, Any] = {"outcomes": []}
+    work = SweepWork(stop)
+    app = GrokApp(root=root, sweep=name, background=work)
 
     def train() -> None:
         try:
-            result["outcomes"] = executor.run(todo)
+            work.outcomes = executor.run(todo)
         except BaseException as err:  # shown after the view closes, never lost in a thread
-            result["error"] = err
-        if not app.is_running:
-            return
-        if stop.is_set() or "error" in result:
+            work.error = err
+        finally:
+            work.finished.set()
+        if app.is_running and (stop.is_set() or work.error is not None):
             app.call_from_thread(app.exit)
-        else:
+        elif app.is_running:
             app.call_from_thread(app.notify, f"sweep {name}: every member is done (q leaves)", timeout=30)
 
     thread = threading.Thread(target=train, name="sweep-executor", daemon=True)
     thread.start()
     try:
-        app.run()
+        status = app.run() or 0
     finally:
         stop.set()  # a no-op when every member is done
         thread.join()
-    if "error" in result:
-        raise result["error"]
-    return list(result["outcomes"])
+    if work.error is not None:
+        raise work.error
+    return work.outcomes, status
 
 
 class SweepProgress:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -76,6 +76,13 @@ class Training:
     finished: threading.Event = field(default_factory=threading.Event)  # set when train_grokking returned
 
 
+class BackgroundWork(Protocol):
+    """Something that stops when `stop` is set and sets `finished` when it has (threading.Events)."""
+
+    stop: threading.Event
+    finished: threading.Event
+
+
 class GrokApp(App[int]):
     CSS_PATH = "grok.tcss"
     TITLE = "grok-tui"
@@ -97,7 +104,8 @@ class GrokApp(App[int]):
             self.text, self.severity, self.timeout = text, severity, timeout
 
     def __init__(self, config: Config | None = None, root: Path | str = ".", watch: str | None = None,
-                 config_given: bool = False, compare: list[str] | None = None, sweep: str | None = None) -> None:
+                 config_given: bool = False, compare: list[str] | None = None, sweep: str | None = None,
+                 background: BackgroundWork | None = None) -> None:
         super().__init__()
         self.root = Path(root)
         self.initial = config if config is not None else Config()
@@ -107,6 +115,8 @@ class GrokApp(App[int]):
         self.compare_tags = compare
         self.sweep_name = sweep
         self.training: Training | None = None
+        # Work this process does beside the app (a sweep's members): stopped and waited for on every way out.
+        self.background = background
         self.quit_when_stopped = False
         self.quit_status = 0  # the exit status once the trainer has stopped: 143 after SIGTERM
         self.signal_status: int | None = None  # set by SIGTERM/SIGHUP; wins over every other status
@@ -140,13 +150,9 @@ class GrokApp(App[int]):
         has written its checkpoint and released the run's lock.
         """
         self.signal_status = self.EXIT_SIGNAL_STATUS[signal.SIGHUP]
-        training = self.training
-        if training is not None:
-            training.stop.set()
 
         def leave_when_done() -> None:
-            if training is not None:
-                training.finished.wait()
+            self.stop_trainer_and_wait()
             os._exit(self.EXIT_SIGNAL_STATUS[signal.SIGHUP])
 
         threading.Thread(target=leave_when_done, name="grok-tui-hangup", daemon=True).start()
@@ -479,10 +485,12 @@ class GrokApp(App[int]):
         await asyncio.to_thread(self.stop_trainer_and_wait)
 
     def stop_trainer_and_wait(self) -> None:
-        training = self.training
-        if training is not None:
-            training.stop.set()
-            training.finished.wait()
+        for work in (self.training, self.background):
+            if work is not None:
+                work.stop.set()
+        for work in (self.training, self.background):
+            if work is not None:
+                work.finished.wait()
 
     def run(self, **kwargs: Any) -> int | None:
         """App.run, returning the exit status: the app's result, 1 after an exception in the UI (Textual's
