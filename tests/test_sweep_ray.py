@@ -38,7 +38,8 @@ def cluster() -> Iterator[str]:
     old = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"
     try:
-        context = ray.init(num_cpus=2, _temp_dir=temp, include_dashboard=False, logging_level="ERROR",
+        # One GPU declared as a logical resource (there is none here): --gpus-per-run is scheduled against it.
+        context = ray.init(num_cpus=2, num_gpus=1, _temp_dir=temp, include_dashboard=False, logging_level="ERROR",
                            log_to_driver=False)
         yield context.address_info["gcs_address"]
     finally:
@@ -75,7 +76,8 @@ def test_ray_trains_the_same_runs_as_the_local_pool(cluster: str, tmp_path: Path
     local, remote = tmp_path / "local", tmp_path / "ray"
     local.mkdir()
     remote.mkdir()
-    for root, extra in ((local, ["--workers", "2"]), (remote, ["--ray", cluster])):
+    # Each Ray member asks for half a GPU too: two share the cluster's one, and train on the CPU (no CUDA here).
+    for root, extra in ((local, ["--workers", "2"]), (remote, ["--ray", cluster, "--gpus-per-run", "0.5"])):
         process = sweep(root, *flags, *extra)
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
