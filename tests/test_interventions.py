@@ -292,3 +292,21 @@ def test_a_chunked_training_step_matches_the_full_batch(root: Path, monkeypatch:
     for a, b in zip(whole.params, chunked.params):
         assert a.grad is not None and b.grad is not None
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_the_form_reads_and_shows_every_intervention_field() -> None:
+    from grok_tui.tui.form import FIELDS as FORM_FIELDS
+    from grok_tui.tui.form import field_text, parse_form
+
+    chosen = tiny_config(tag="form", grokfast="ma", grokfast_window=7, grokfast_lamb=3.5, orthograd=True,
+                         loss="stablemax", softmax_precision="float32", adam_eps=1e-30)
+    group = {name for g, name, _ in FORM_FIELDS if g == "interventions"}
+    assert group == {"grokfast", "grokfast_alpha", "grokfast_lamb", "grokfast_window", "orthograd", "loss",
+                     "softmax_precision", "adam_eps"}
+    texts = {name: field_text(chosen, name) for _, name, _ in FORM_FIELDS}
+    config, problems = parse_form(texts)
+    assert problems == {} and config is not None
+    assert all(getattr(config, name) == getattr(chosen, name) for name in group)
+    config, _ = parse_form({**texts, "grokfast_lamb": "", "orthograd": "off"})
+    assert config is not None and config.grokfast_lamb is None and config.grokfast_strength == 5.0
+    assert config.orthograd is False
