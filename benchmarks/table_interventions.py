@@ -1,6 +1,6 @@
 """The README's intervention table, from the runs of the measurement (see the README, "Interventions").
 
-    python benchmarks/table_interventions.py --root /tmp/iv
+    python benchmarks/table_interventions.py --root /tmp/iv /tmp/paper-run
 
 Each condition is a set of runs (one per seed) named by tag; the table gives epochs to 99% test
 accuracy (median and range over seeds, and how many grokked), the final test accuracy, and the
@@ -28,24 +28,27 @@ CONDITIONS: list[tuple[str, str, list[str]]] = [
     ("softmax, weight decay 0", "quick", [f"iq-wd0.s{s}" for s in range(3)]),
     ("float32 softmax", "quick", [f"iq-f32.s{s}" for s in range(3)]),
     ("adam_eps 1e-30", "quick", [f"iq-eps.s{s}" for s in range(3)]),
-    ("baseline", "paper", ["ip-gfog.gfnone.ogoff"]),
+    ("baseline", "paper", ["paper-s0"]),  # the analysis issue's snapshot run: the same experiment
     ("Grokfast-EMA", "paper", ["ip-gfog.gfema.ogoff"]),
     ("⊥Grad", "paper", ["ip-gfog.gfnone.ogon"]),
     ("Grokfast-EMA + ⊥Grad", "paper", ["ip-gfog.gfema.ogon"]),
 ]
 
 
+def first_root(tag: str, roots: list[Path]) -> Path | None:
+    return next((root for root in roots if RunPaths.of(tag, root).log.exists()), None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, required=True)
+    parser.add_argument("--root", type=Path, nargs="+", required=True, help="where to look for each tag, in order")
     args = parser.parse_args()
     print("| setup | condition | epochs to grok: median (range) | grokked | final test acc | s to grok (median) |")
     print("|---|---|---|---|---|---|")
     for condition, setup, tags in CONDITIONS:
-        present = [tag for tag in tags if RunPaths.of(tag, args.root).log.exists()]
-        if not present:
+        members = [load_members([tag], root)[0] for tag in tags if (root := first_root(tag, args.root)) is not None]
+        if not members:
             continue
-        members = load_members(present, args.root)
         stats = group_stats(Group(key=(condition,), members=members, label=condition))
         grokked = stats.grokked
         epochs = grokked.text(lambda v: f"{v:,.0f}").split(" ")[0:2] if grokked.n else ["-"]
