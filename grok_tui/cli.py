@@ -199,6 +199,8 @@ def config_from_args(args: argparse.Namespace, check: bool = True) -> Config:
             try:
                 base = Config.load(paths.config)
             except ConfigError as err:
+                if not paths.config.is_file():  # a FIFO or a folder: --fresh would refuse it too (stat only)
+                    raise ConfigError([f"{err}; remove it to train run {tag!r}"]) from None
                 raise ConfigError([f"{err}; use --fresh to start run {tag!r} over"]) from None
     if base is None:
         base = preset("paper")
@@ -325,14 +327,18 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(out)
         return EXIT_OK
     paths = RunPaths.of(args.tags[0], args.root)
-    if args.measures:
-        out = args.out if args.out is not None else paths.measures_png
-        plotting.plot_progress_measures(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
-                                        size=size)
-    else:
-        out = args.out if args.out is not None else paths.curves_png
-        plotting.plot_training_curves(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
-                                      size=size)
+    with warnings.catch_warnings(record=True) as caught:  # a broken config.json: one line, the figure still drawn
+        warnings.simplefilter("always")
+        if args.measures:
+            out = args.out if args.out is not None else paths.measures_png
+            plotting.plot_progress_measures(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
+                                            size=size)
+        else:
+            out = args.out if args.out is not None else paths.curves_png
+            plotting.plot_training_curves(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
+                                          size=size)
+    for warning in caught:
+        print(f"grok-tui: warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
     print(out)
     return EXIT_OK
 
