@@ -36,6 +36,7 @@ from grok_tui.model import SimpleTransformer, float64_device, squared_norms, sum
 from grok_tui.phases import Event, PhaseTracker, early_stop_due, save_events, track
 from grok_tui.runlog import Record, RunLogWriter, cut_back, read_log
 from grok_tui.runs import RunLock, RunPaths
+from grok_tui.stopclock import stopped_seconds
 
 
 class StopSignal(Protocol):
@@ -321,11 +322,12 @@ class TrainingLoop:
         # Events are a function of the log: replaying the kept lines restores them exactly on resume.
         self.phases = track(read_log(paths.log)) if checkpoint is not None else PhaseTracker()
         save_events(paths.events, self.phases.events)
-        self.started = time.perf_counter()
+        self.started, self.stopped_before = time.perf_counter(), stopped_seconds()
         self.last: Record | None = None
 
     def elapsed(self) -> float:
-        return self.elapsed_before + time.perf_counter() - self.started
+        """Training time: wall time less the time the process was stopped (Ctrl-Z; grok_tui/stopclock.py)."""
+        return self.elapsed_before + time.perf_counter() - self.started - (stopped_seconds() - self.stopped_before)
 
     def step(self) -> None:
         self.backward()
