@@ -8,6 +8,8 @@ before; the metrics are the same bit for bit for any chunking, since each row's 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -111,7 +113,7 @@ def test_the_measures_by_class_blocks_equal_one_block(monkeypatch: pytest.Monkey
 
 
 def test_a_log_point_keeps_the_whole_logits_when_they_fit_and_the_residual_when_not(
-        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from grok_tui.memory import ResidualLogits
     from grok_tui.runs import RunPaths
     from grok_tui.trainer import TrainingLoop
@@ -137,7 +139,7 @@ def test_a_log_point_keeps_the_whole_logits_when_they_fit_and_the_residual_when_
 
 
 def test_a_run_that_cannot_fit_is_refused_with_an_estimate_and_nothing_written(
-        tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from grok_tui.cli import main
 
     monkeypatch.setattr(trainer, "available_bytes", lambda: 10**9)  # a machine with 1 GB free
