@@ -1,8 +1,9 @@
 """The `grok-tui` command: the TUI (bare command, or `watch`), and headless train, plot and list.
 
 Config flags mirror the Config fields in dash-case. Exit status: 0 success, 1 the run failed or is busy,
-2 bad input (one line `grok-tui: error: ...` on stderr, never a traceback), 130 after Ctrl-C and 143
-after SIGTERM (both stop after the current epoch and save a checkpoint first).
+2 bad input (one line `grok-tui: error: ...` on stderr, never a traceback), 130 after Ctrl-C, 143
+after SIGTERM and 129 after SIGHUP (each stops after the current epoch and saves a checkpoint first),
+whenever the signal arrives, also during the figures written after the last epoch.
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ if TYPE_CHECKING:
     from grok_tui.runs import RunPaths, RunSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}  # 128 + the signal's number
+
+
+class Interrupted(KeyboardInterrupt):
+    """A second stop signal to `train`: leave now (the checkpoint on disk is complete), exit 128 + signum."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
 class UsageError(Exception):
@@ -199,6 +208,8 @@ def config_from_args(args: argparse.Namespace, check: bool = True) -> Config:
             try:
                 base = Config.load(paths.config)
             except ConfigError as err:
+                if not paths.config.is_file():  # a FIFO or a folder: --fresh would refuse it too (stat only)
+                    raise ConfigError([f"{err}; remove it to train run {tag!r}"]) from None
                 raise ConfigError([f"{err}; use --fresh to start run {tag!r} over"]) from None
     if base is None:
         base = preset("paper")
@@ -211,6 +222,7 @@ def _config_names() -> list[str]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from grok_tui import stopclock
     from grok_tui.environment import Session
     from grok_tui.progress import ProgressPrinter
     from grok_tui.trainer import train_grokking
@@ -221,13 +233,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if received:  # a second Ctrl-C: the checkpoint on disk is complete (atomic writes), leave now
-            raise KeyboardInterrupt
+            raise Interrupted(signum)
         received.append(signum)
         stop.set()
         print(f"\n{signal.Signals(signum).name}: stopping after this epoch and saving a checkpoint...",
               file=sys.stderr, flush=True)
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in EXIT_SIGNAL}
+    # A signal the caller ignores stays ignored: `nohup grok-tui train` must survive the SSH drop's SIGHUP.
+    previous = {sig: signal.signal(sig, on_signal) for sig in EXIT_SIGNAL if signal.getsignal(sig) != signal.SIG_IGN}
     printer = ProgressPrinter(config)
     print(f"grok-tui: training {config.tag!r} in {Path(args.root).resolve()} "
           f"(p={config.p}, {config.operation}, {config.num_epochs:,} epochs)", flush=True)
@@ -247,7 +260,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"grok-tui: warning: {warning}", file=sys.stderr, flush=True)
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), stopclock.watch():  # elapsed_s leaves out time stopped by Ctrl-Z
             warnings.showwarning = warn
             result = train_grokking(config, resume=not args.fresh, stop_event=stop, on_log=printer,
                                     root=args.root, on_event=lambda event: printer.event(f"grok-tui: {event.text}"),
@@ -255,9 +268,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if received:  # also when it came after the last epoch (during the figures): the signal's status
+        done = "stopped" if result.status == "stopped" else "ended"
+        printer.finish(f"{done} at epoch {result.epoch:,} by {signal.Signals(received[0]).name}; checkpoint saved "
+                       f"to {result.paths.checkpoint}")
+        return EXIT_SIGNAL[signal.Signals(received[0])]
     if result.status == "stopped":
         printer.finish(f"stopped at epoch {result.epoch:,}; checkpoint saved to {result.paths.checkpoint}")
-        return EXIT_SIGNAL.get(signal.Signals(received[0]), 130) if received else EXIT_OK
+        return EXIT_OK
     if result.status == "early_stopped":
         printer.finish(f"done at epoch {result.epoch:,}: at least {config.stop_after_grok:,} epochs after grokking "
                        f"(--stop-after-grok); checkpoint saved, curves in {result.paths.curves_png}")
@@ -325,14 +343,18 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(out)
         return EXIT_OK
     paths = RunPaths.of(args.tags[0], args.root)
-    if args.measures:
-        out = args.out if args.out is not None else paths.measures_png
-        plotting.plot_progress_measures(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
-                                        size=size)
-    else:
-        out = args.out if args.out is not None else paths.curves_png
-        plotting.plot_training_curves(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
-                                      size=size)
+    with warnings.catch_warnings(record=True) as caught:  # a broken config.json: one line, the figure still drawn
+        warnings.simplefilter("always")
+        if args.measures:
+            out = args.out if args.out is not None else paths.measures_png
+            plotting.plot_progress_measures(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
+                                            size=size)
+        else:
+            out = args.out if args.out is not None else paths.curves_png
+            plotting.plot_training_curves(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
+                                          size=size)
+    for warning in caught:
+        print(f"grok-tui: warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
     print(out)
     return EXIT_OK
 
@@ -451,9 +473,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
     except OSError as err:
         return _fail(f"{err.filename or 'file'}: {err.strerror or err}", EXIT_FAILED)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         print("grok-tui: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_SIGNAL.get(signal.Signals(err.signum), 130) if isinstance(err, Interrupted) else 130
 
 
 def _fail(message: str, status: int) -> int:

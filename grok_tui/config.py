@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,14 +203,40 @@ class Config:
 
     @classmethod
     def load(cls, path: Path) -> "Config":
-        """Read a config.json; any problem is a ConfigError naming the file."""
+        """Read and validate a config.json: the one way every reader (list, plot, the TUI, the trainer's
+        resume, sweeps) gets a run's config. Any problem is a ConfigError naming the file: not a regular
+        file, too large, bad JSON, an unknown field, or a value that breaks a rule (the same validate()
+        the CLI and the form use), so a hand-edited `"operation": 5` is a broken run, never a crash later.
+        """
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls.from_dict(data)
+            data = json.loads(_read_config_file(Path(path)))
+            return cls.from_dict(data).check()
         except ConfigError as err:
             raise ConfigError([f"{path}: {problem}" for problem in err.problems]) from None
         except (OSError, ValueError, TypeError, RecursionError) as err:  # ValueError covers bad JSON
             raise ConfigError([f"{path}: cannot be read as a config ({err})"]) from None
+
+
+CONFIG_MAX_BYTES = 1024 * 1024  # a config.json is about 1 KB; anything past this is not one (and is not read)
+
+
+def _read_config_file(path: Path) -> bytes:
+    """The bytes of a config file that is a regular file (or a symlink to one). Anything else is refused
+    before it is opened: opening a FIFO blocks until a writer comes, a device can be read forever."""
+    from grok_tui.atomic import kind_of
+
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise ConfigError([f"is {kind_of(mode)}, not a regular file; it was not read"])
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # never blocks, should it be swapped meanwhile
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError([f"is {kind_of(mode)}, not a regular file; it was not read"])
+        data = handle.read(CONFIG_MAX_BYTES + 1)
+    if len(data) > CONFIG_MAX_BYTES:
+        raise ConfigError([f"is larger than {CONFIG_MAX_BYTES // 1024} KiB: not a config; it was not read"])
+    return data
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -23,6 +23,13 @@ from grok_tui.model import SimpleTransformer
 
 def last_position_logits(model: SimpleTransformer, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """a, b: [batch] int64 tokens (the inputs `a b =`) -> logits at '=' [batch, d_vocab]."""
+    return last_position_residual(model, a, b) @ model.W_U  # [batch, d_vocab]
+
+
+def last_position_residual(model: SimpleTransformer, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The residual stream at '=' after the layer, before the unembedding: [batch, d_model]. Kept by a
+    log point at large p so that the logits can be rebuilt a block of classes at a time (the progress
+    measures), instead of holding all p^2 x (p+1) of them."""
     equals = model.W_E.shape[1] - 1  # '=' is the last token id (p)
     W_E = model.W_E.T  # [d_vocab, d_model]
     x2 = W_E[equals] + model.W_pos[2]  # [d_model], the same for every input
@@ -51,5 +58,4 @@ def last_position_logits(model: SimpleTransformer, a: torch.Tensor, b: torch.Ten
     attn_out = z.flatten(1) @ model.W_O.T  # [batch, d_model], heads concatenated as in the reference
     resid = x2 + attn_out  # [batch, d_model]
     hidden = F.relu(resid @ model.W_in.T + model.b_in)  # [batch, d_mlp]
-    resid = resid + hidden @ model.W_out.T + model.b_out  # [batch, d_model]
-    return resid @ model.W_U  # [batch, d_vocab]
+    return resid + hidden @ model.W_out.T + model.b_out  # [batch, d_model]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from grok_tui.config import EXPERIMENT_FIELDS, Config
-from grok_tui.runlog import read_log
+from grok_tui.runlog import RunLogReader
 from grok_tui.runs import RunPaths, read_config
 from grok_tui.series import RunSeries, log10_safe
 
@@ -50,7 +50,10 @@ def load_member(paths: RunPaths) -> Member:
     """A run read from disk; a broken config or log shows as a problem, never as an exception."""
     config, problem = read_config(paths)
     series = RunSeries()
-    series.extend(read_log(paths.log))
+    reader = RunLogReader(paths.log)
+    for update in reader.updates():  # one chunk at a time: the series' arrays, never a list of every record
+        series.apply(update)
+    problem = "; ".join(text for text in (problem, reader.problem) if text)
     if not len(series) and not problem:
         problem = f"{paths.log}: no log records yet"
     return Member(paths.tag, config, series, problem)

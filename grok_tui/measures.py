@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from grok_tui.data import Dataset
+from grok_tui.memory import ResidualLogits
 from grok_tui.model import SimpleTransformer, float64_device
 
 # A frequency is "key" when its share of the embedding's Fourier energy (squared norms summed over all
@@ -221,7 +222,7 @@ class ProgressMeasures:
         self.grid_train = is_train[self.grid_rows]  # [n*n]
         self.grid_labels = data.labels[self.grid_rows]  # [n*n]
 
-    def restricted_and_excluded(self, all_logits: torch.Tensor, keys: list[int]) -> tuple[float, float]:
+    def restricted_and_excluded(self, all_logits: torch.Tensor | ResidualLogits, keys: list[int]) -> tuple[float, float]:
         """(restricted loss on all inputs, excluded loss on the train set) of logits [n_pairs, d_vocab].
 
         Works on blocks of output classes (the transforms act on each class separately) so that the
@@ -250,8 +251,9 @@ class ProgressMeasures:
         losses = lse - correct  # [2, n*n]: -log p(label) of every input, restricted and excluded
         return float(losses[0].mean()), float(losses[1, self.grid_train].mean())
 
-    def measure(self, model: SimpleTransformer, all_logits: torch.Tensor) -> Measurement:
-        """all_logits: [n_pairs, d_vocab], the model's logits for every dataset row (already computed)."""
+    def measure(self, model: SimpleTransformer, all_logits: torch.Tensor | ResidualLogits) -> Measurement:
+        """all_logits: [n_pairs, d_vocab], the model's logits for every dataset row (already computed), or
+        the same as a ResidualLogits (grok_tui/memory.py) that rebuilds each block of classes when asked."""
         with torch.no_grad():
             order = self.order.to(model.W_E.device)
             embed_norms = frequency_norms(model.W_E[:, order], self.basis)  # [n_freqs]

@@ -35,9 +35,10 @@ from matplotlib.figure import Figure
 from grok_tui.atomic import atomic_write_with
 from grok_tui.config import OPERATIONS, Config, ConfigError
 from grok_tui.errors import NoDataError
+from grok_tui.figure_log import FigureLog, read_figure_log
 from grok_tui.groups import Group, band, group_runs, group_stats, load_members, single_groups
 from grok_tui.phases import EVENT_LABELS, Event, track
-from grok_tui.runlog import Record, read_log
+from grok_tui.runlog import Record
 from grok_tui.runs import RunPaths
 
 TRAIN_COLOR = "#1f77b4"
@@ -118,8 +119,10 @@ def _has_display() -> bool:
     return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def training_figure(records: list[Record], title: str, log_x: bool = False, figure: Figure | None = None) -> Figure:
-    """A two-panel figure (loss on log y, accuracy) from log records."""
+def training_figure(records: list[Record], title: str, log_x: bool = False, figure: Figure | None = None,
+                    events: list[Event] | None = None) -> Figure:
+    """A two-panel figure (loss on log y, accuracy) from log records; `events`: the phase events of the
+    whole log when `records` are a thinned part of it (default: found in `records`)."""
     fig = figure if figure is not None else Figure(figsize=(12, 4.8), layout="constrained")
     epochs = series(records, "epoch")
     x = epochs + 1 if log_x else epochs  # epoch 0 has no place on a log axis
@@ -134,7 +137,7 @@ def training_figure(records: list[Record], title: str, log_x: bool = False, figu
         acc_ax.plot(x, 100 * series(records, key), color=color, linewidth=1.2, label=f"{label} accuracy")
     acc_ax.set_ylabel("accuracy (%)")
     acc_ax.set_ylim(-2, 102)
-    events = track(records).events
+    events = track(records).events if events is None else events
     for ax in (loss_ax, acc_ax):
         _epoch_panel(ax, events, log_x)
     fig.suptitle(wrap_title(title, fig))
@@ -160,8 +163,10 @@ def _measured(records: list[Record], x: np.ndarray, key: str) -> tuple[np.ndarra
     return x[present], values[present]
 
 
-def measures_figure(records: list[Record], title: str, log_x: bool = False, figure: Figure | None = None) -> Figure:
-    """The progress measures in five panels; NoDataError when the log holds no measurement."""
+def measures_figure(records: list[Record], title: str, log_x: bool = False, figure: Figure | None = None,
+                    events: list[Event] | None = None) -> Figure:
+    """The progress measures in five panels; NoDataError when the log holds no measurement. `events` as
+    for training_figure."""
     norms_record = next((r for r in reversed(records) if isinstance(r.get("embed_freq_norms"), list)), None)
     if norms_record is None:
         raise NoDataError("no progress measures in the log (measure_every was 0, or no measurement yet)")
@@ -191,7 +196,7 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
     norm_ax.plot(*_measured(records, x, "weight_norm"), color="#444444", linewidth=1.2, label="sum of squared weights")
     norm_ax.set_ylabel("sum of squared weights")
     norm_ax.set_title("total weight norm")
-    events = track(records).events
+    events = track(records).events if events is None else events
     for ax in (loss_ax, gini_ax, norm_ax):
         _epoch_panel(ax, events, log_x)
 
@@ -249,8 +254,9 @@ def _spectrogram_panel(ax: Axes, fig: Figure, records: list[Record], n_freqs: in
     ax.set_title("W_E's Fourier norms over training, per frequency", pad=14)
 
 
-def _load_run(config_or_tag: Config | str, root: Path | str | None) -> tuple[RunPaths, str, list[Record]]:
-    """The run's paths, its figure title and its log records (NoDataError when there are none)."""
+def _load_run(config_or_tag: Config | str, root: Path | str | None) -> tuple[RunPaths, str, FigureLog]:
+    """The run's paths, its figure title and its log read for a figure (grok_tui/figure_log.py: thinned
+    while read, so a 1,000,000-line log plots in bounded memory). NoDataError when there are no records."""
     if isinstance(config_or_tag, Config):
         tag, config = config_or_tag.tag, config_or_tag
     else:
@@ -259,12 +265,14 @@ def _load_run(config_or_tag: Config | str, root: Path | str | None) -> tuple[Run
     if config is None and paths.config.exists():
         try:
             config = Config.load(paths.config)
-        except ConfigError:
-            config = None  # the curves are still worth drawing; the title just says less
-    records = read_log(paths.log)
-    if not records:
+        except ConfigError as err:  # the curves are still worth drawing; the title just says less
+            warnings.warn(f"{err}; the figure's title names the tag only", stacklevel=3)
+    log = read_figure_log(paths.log)
+    if log.problem:
+        raise NoDataError(log.problem)
+    if not log.records:
         raise NoDataError(f"{paths.log}: no log records to plot (has run {tag!r} been trained?)")
-    return paths, describe(config, tag), records
+    return paths, describe(config, tag), log
 
 
 def save_figure(fig: Figure, target: Path | str, dpi: int = 150) -> Path:
@@ -292,7 +300,7 @@ def plot_training_curves(
     target = Path(out) if out is not None else None
     if target is not None:
         figure_format(target)  # a bad suffix is refused before any work
-    paths, title, records = _load_run(config_or_tag, root)
+    paths, title, log = _load_run(config_or_tag, root)
     show = show_plot and _has_display()
     if show_plot and not show:
         warnings.warn("show_plot: no display here; the PNG is written instead", stacklevel=2)
@@ -302,8 +310,9 @@ def plot_training_curves(
 
         figure = plt.figure(figsize=size, layout="constrained")
     with _styled(size):
-        fig = training_figure(records, title, log_x=log_x,
-                              figure=figure if figure is not None else Figure(figsize=size, layout="constrained"))
+        fig = training_figure(log.records, title, log_x=log_x,
+                              figure=figure if figure is not None else Figure(figsize=size, layout="constrained"),
+                              events=log.events)
         save_figure(fig, target if target is not None else paths.curves_png, dpi)
     if show:
         import matplotlib.pyplot as plt
@@ -325,10 +334,11 @@ def plot_progress_measures(
     target = Path(out) if out is not None else None
     if target is not None:
         figure_format(target)
-    paths, title, records = _load_run(config_or_tag, root)
+    paths, title, log = _load_run(config_or_tag, root)
     with _styled(size):
         try:
-            fig = measures_figure(records, title, log_x=log_x, figure=Figure(figsize=size, layout="constrained"))
+            fig = measures_figure(log.records, title, log_x=log_x, figure=Figure(figsize=size, layout="constrained"),
+                                  events=log.events)
         except NoDataError as err:
             raise NoDataError(f"{paths.log}: {err}") from None
         save_figure(fig, target if target is not None else paths.measures_png, dpi)
@@ -352,17 +362,17 @@ def export_snapshot(tag: str, root: Path | str | None = None, log_x: bool = Fals
     """Both figures of a run that is still training, named by the last epoch they show
     (logs/<tag>/training_curves-epoch1200.png, progress_measures-epoch1200.png): the automatic export
     at the end of the run writes the usual names and so never replaces a figure exported on the way."""
-    paths, title, records = _load_run(tag, root)
-    epoch = int(records[-1]["epoch"])
+    paths, title, log = _load_run(tag, root)
+    epoch = int(log.records[-1]["epoch"])
     curves = paths.log_dir / f"{paths.curves_png.stem}-epoch{epoch}.png"
     with _styled(CURVES_SIZE):
-        save_figure(training_figure(records, title, log_x=log_x, figure=Figure(figsize=CURVES_SIZE,
-                                                                                layout="constrained")), curves)
+        save_figure(training_figure(log.records, title, log_x=log_x, events=log.events,
+                                    figure=Figure(figsize=CURVES_SIZE, layout="constrained")), curves)
     written = [curves]
     with _styled(MEASURES_SIZE):
         try:
-            figure = measures_figure(records, title, log_x=log_x, figure=Figure(figsize=MEASURES_SIZE,
-                                                                                 layout="constrained"))
+            figure = measures_figure(log.records, title, log_x=log_x, events=log.events,
+                                     figure=Figure(figsize=MEASURES_SIZE, layout="constrained"))
         except NoDataError:
             return written  # a run without measures (measure_every=0) has only the curves
         written.append(save_figure(figure, paths.log_dir / f"{paths.measures_png.stem}-epoch{epoch}.png"))

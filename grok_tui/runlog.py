@@ -14,6 +14,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, BinaryIO, TextIO
 
 from grok_tui.atomic import atomic_open, check_target, kind_of, raise_naming
@@ -247,16 +248,23 @@ class RunLogReader:
         """Whether the file holds bytes this reader has not read yet."""
         return self.offset < _size(self.path)
 
+    def updates(self) -> Iterator[LogUpdate]:
+        """The file's complete records as they are now, one poll at a time (at most READ_CHUNK bytes each),
+        so that a reader can fold a huge log into a summary without holding all of it."""
+        while True:
+            update = self.poll()
+            yield update
+            if not update.records and not self.has_more():
+                return
+
     def read_all(self) -> list[Record]:
         """Everything complete that is in the file now (polls until the end)."""
         records: list[Record] = []
-        while True:
-            update = self.poll()
+        for update in self.updates():
             if update.reset:
                 records = []
             records.extend(update.records)
-            if not update.records and not self.has_more():
-                return records
+        return records
 
 
 def _size(path: Path) -> int:

@@ -25,8 +25,8 @@ from pathlib import Path
 from grok_tui.atomic import kind_of, raise_naming
 from grok_tui.config import TAG_RULE, Config, ConfigError, is_valid_tag
 from grok_tui.errors import RunLockedError, UnsafeTargetError
-from grok_tui.phases import GROKKED_ACC, early_stop_due, track
-from grok_tui.runlog import Record, read_log
+from grok_tui.phases import GROKKED_ACC, PhaseTracker, early_stop_due
+from grok_tui.runlog import Record, RunLogReader
 
 
 
@@ -339,17 +339,35 @@ def read_config(paths: RunPaths) -> tuple[Config | None, str]:
         return None, str(err)
 
 
+def not_regular(path: Path) -> str:
+    """Why a run file cannot be read when something other than a regular file (or a symlink to one) is in
+    its place, or "" (also when it is missing). Asks stat() only: opening a FIFO would block."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return ""
+    return "" if stat.S_ISREG(mode) else f"{path}: is {kind_of(mode)}, not a regular file; it was not read"
+
+
 def summarize(paths: RunPaths) -> RunSummary:
+    """One run's summary, folding its log line by line: a 1,000,000-line log never sits in memory."""
     config, problem = read_config(paths)
-    records = read_log(paths.log)
-    last = records[-1] if records else None
-    accs = [r["test_acc"] for r in records if isinstance(r.get("test_acc"), (int, float))]
-    best = max(accs) if accs else None
-    phases = track(records)  # one pass for the phase epochs and the phase
+    reader = RunLogReader(paths.log)
+    phases, last, best = PhaseTracker(), None, None  # the phase epochs and the phase in the same pass
+    for update in reader.updates():
+        if update.reset:  # replaced while we read it (a resume cut it back): start over on the new file
+            phases, last, best = PhaseTracker(), None, None
+        for record in update.records:
+            phases.feed(record)
+            acc = record.get("test_acc")
+            if isinstance(acc, (int, float)) and not isinstance(acc, bool) and (best is None or acc > best):
+                best = acc
+            last = record
+    problems = [text for text in (problem, reader.problem, not_regular(paths.events)) if text]  # each names its file
     grokked = phases.epoch_of("grokked")
     if lock_owner(paths) is not None:
         status = "running"
-    elif config is None:
+    elif config is None or problems:
         status = "broken"
     elif last is None:
         status = "new"
@@ -359,8 +377,8 @@ def summarize(paths: RunPaths) -> RunSummary:
         status = "done early"  # its stop_after_grok setting ended it on purpose
     else:
         status = "stopped"  # even when it grokked: it has not run its schedule
-    return RunSummary(paths.tag, config, last, best, grokked, status, problem,
-                      phases.phase(has_data=bool(records)), phases.epoch_of("memorized"),
+    return RunSummary(paths.tag, config, last, best, grokked, status, "; ".join(problems),
+                      phases.phase(has_data=last is not None), phases.epoch_of("memorized"),
                       phases.epoch_of("circuit_formation"), started_at(paths))
 
 

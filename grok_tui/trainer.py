@@ -32,10 +32,12 @@ from grok_tui.losses import example_losses
 from grok_tui.environment import Session, begin_session, default_threads
 from grok_tui.errors import TrainingError
 from grok_tui.measures import ProgressMeasures
+from grok_tui.memory import ResidualLogits, available_bytes, check_fits, estimate_bytes
 from grok_tui.model import SimpleTransformer, float64_device, squared_norms, sum_squared_weights
 from grok_tui.phases import Event, PhaseTracker, early_stop_due, save_events, track
 from grok_tui.runlog import Record, RunLogWriter, cut_back, read_log
 from grok_tui.runs import RunLock, RunPaths
+from grok_tui.stopclock import stopped_seconds
 
 
 class StopSignal(Protocol):
@@ -148,7 +150,7 @@ def evaluate(model: SimpleTransformer, data: Dataset, logits_fn: LogitsFn = last
 
 
 @torch.inference_mode()
-def metrics_of(logits: torch.Tensor, data: Dataset, chunk_rows: int | None = None,
+def metrics_of(logits: torch.Tensor | ResidualLogits, data: Dataset, chunk_rows: int | None = None,
                loss: str = "softmax") -> dict[str, float]:
     """Loss and accuracy on train and test from the logits of every input.
 
@@ -237,6 +239,8 @@ def train_grokking(
         raise ConfigError([f"engine: must be one of {', '.join(ENGINES)} (got {engine!r})"])
     config.check()
     device = resolve_device(config.device)
+    if device.type == "cpu":  # before anything is written: a run that cannot fit is refused with an estimate
+        check_fits(config, estimate_bytes(config, TRAIN_CHUNK_BYTES, EVAL_CHUNK_BYTES), available_bytes())
     paths = RunPaths.of(config.tag, root)
     with RunLock(paths):
         if not resume:
@@ -321,11 +325,12 @@ class TrainingLoop:
         # Events are a function of the log: replaying the kept lines restores them exactly on resume.
         self.phases = track(read_log(paths.log)) if checkpoint is not None else PhaseTracker()
         save_events(paths.events, self.phases.events)
-        self.started = time.perf_counter()
+        self.started, self.stopped_before = time.perf_counter(), stopped_seconds()
         self.last: Record | None = None
 
     def elapsed(self) -> float:
-        return self.elapsed_before + time.perf_counter() - self.started
+        """Training time: wall time less the time the process was stopped (Ctrl-Z; grok_tui/stopclock.py)."""
+        return self.elapsed_before + time.perf_counter() - self.started - (stopped_seconds() - self.stopped_before)
 
     def step(self) -> None:
         self.backward()
@@ -353,7 +358,7 @@ class TrainingLoop:
             (losses.sum() / n).backward()
 
     def record(self) -> Record:
-        logits = all_logits(self.model, self.data, self.logits_fn)
+        logits = self.log_point_logits()
         metrics = metrics_of(logits, self.data, loss=self.config.loss)
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrainingError(
@@ -371,6 +376,14 @@ class TrainingLoop:
             record.update({f"sq_norm_{name}": value for name, value in squared_norms(self.model).items()})
         record["elapsed_s"] = round(self.elapsed(), 4)
         return record
+
+    def log_point_logits(self) -> torch.Tensor | ResidualLogits:
+        """Every input's logits: the whole tensor when the evaluation fits one chunk (as before, bit for bit),
+        else kept as the residual stream and rebuilt by blocks (grok_tui/memory.py: 0.5 GB, not 4, at p=997)."""
+        rows = eval_chunk_rows(self.model)
+        if len(self.data.labels) <= rows or self.logits_fn is not last_position_logits:
+            return all_logits(self.model, self.data, self.logits_fn)
+        return ResidualLogits.of(self.model, self.data, rows)
 
     def measure_due(self) -> bool:
         """On the first regular log line at or after each multiple of measure_every (epoch 0 included).

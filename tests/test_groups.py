@@ -24,7 +24,7 @@ def record(epoch: int, scale: float, grok_at: int) -> dict:
 
 def write_run(root: Path, tag: str, epochs: range, scale: float = 1.0, grok_at: int = 300, **config: object) -> RunPaths:
     paths = RunPaths.of(tag, root)
-    tiny_config(tag=tag, num_epochs=epochs.stop - 1, **config).save(paths.config)
+    tiny_config(tag=tag, num_epochs=max(1, epochs.stop - 1), **config).save(paths.config)
     with RunLogWriter(paths.log) as writer:
         for epoch in epochs:
             writer.write(record(epoch, scale, grok_at))
