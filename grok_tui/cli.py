@@ -73,6 +73,9 @@ CONFIG_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--checkpoint-every", "checkpoint_every", INT, "epochs between checkpoints (default 1000)"),
     ("--measure-every", "measure_every", INT,
      "epochs between progress measures (taken on log lines); 0 = off (default 500)"),
+    ("--snapshot-every", "snapshot_every", INT,
+     "keep the weights every N epochs (epoch 0 too) in models/TAG/snapshots for offline analysis; 0 = off "
+     "(default)"),
     ("--device", "device", str, "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
     ("--stop-after-grok", "stop_after_grok", INT, "end the run N epochs after it grokks (test accuracy >= 99%%), "
      "with a checkpoint; default: train to num_epochs"),

@@ -43,10 +43,11 @@ FIELDS: list[tuple[str, str, str]] = [
     ("schedule", "log_every", "log every"),
     ("schedule", "checkpoint_every", "checkpoint every"),
     ("schedule", "measure_every", "measure every"),
+    ("schedule", "snapshot_every", "snapshot every"),
     ("schedule", "stop_after_grok", "stop after grok"),
 ]
 INT_FIELDS = {"threads", "stop_after_grok", "p", "seed", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs", "log_every",
-              "checkpoint_every", "measure_every"}
+              "checkpoint_every", "measure_every", "snapshot_every"}
 FLOAT_FIELDS = {"frac_train", "lr", "weight_decay", "beta1", "beta2"}
 DEVICE_CHOICES = ["auto", "cpu", "cuda", "mps"]
 
