@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "of two (default ROOT/sweeps/NAME.png)")
     plot.add_argument("--measures", action="store_true",
                       help="the progress-measures figure (restricted/excluded loss, Gini, weight norm, frequencies)")
+    plot.add_argument("--offline", action="store_true",
+                      help="with --measures: the measures of `grok-tui measures TAG` (one key set over the snapshots) "
+                           "to logs/TAG/progress_measures_offline.png")
     plot.add_argument("--out", type=Path, default=None,
                       help="the file to write, .png, .pdf or .svg (default under logs/)")
     plot.add_argument("--log-x", action="store_true", help="log-scale epoch axis")
@@ -169,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     from grok_tui.sweep_cli import add_sweep_parser
 
     add_sweep_parser(commands, CONFIG_FLAGS, _add_root)
+    from grok_tui.export_cli import add_export_parser
+    from grok_tui.measures_cli import add_measures_parser
+
+    add_measures_parser(commands, _add_root)
+    add_export_parser(commands, _add_root)
     return parser
 
 
@@ -298,6 +306,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     comparing = len(args.tags) > 1
     if comparing and args.measures:
         raise UsageError("argument --measures: takes one tag (the progress measures of one run)")
+    if args.offline and not args.measures:
+        raise UsageError("argument --offline: goes with --measures (grok-tui plot TAG --measures --offline)")
     default = (plotting.COMPARE_SIZE if comparing else plotting.MEASURES_SIZE if args.measures
                else plotting.CURVES_SIZE)
     size = (args.width if args.width is not None else default[0],
@@ -317,7 +327,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(out)
         return EXIT_OK
     paths = RunPaths.of(args.tags[0], args.root)
-    if args.measures:
+    if args.offline:
+        from grok_tui.offline_measures import plot_offline_measures
+
+        out = plot_offline_measures(args.tags[0], out=args.out, root=args.root, log_x=args.log_x, dpi=args.dpi,
+                                    size=size)
+    elif args.measures:
         out = args.out if args.out is not None else paths.measures_png
         plotting.plot_progress_measures(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
                                         size=size)
@@ -421,6 +436,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return sweep(args, CONFIG_FLAGS)
 
 
+def cmd_measures(args: argparse.Namespace) -> int:
+    from grok_tui.measures_cli import cmd_measures as measures
+
+    return measures(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from grok_tui.export_cli import cmd_export as export
+
+    return export(args)
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -432,7 +459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         handler = {None: cmd_tui, "train": cmd_train, "plot": cmd_plot, "list": cmd_list,
-                   "watch": cmd_watch, "compare": cmd_compare, "sweep": cmd_sweep}[args.command]
+                   "watch": cmd_watch, "compare": cmd_compare, "sweep": cmd_sweep, "measures": cmd_measures,
+                   "export": cmd_export}[args.command]
         return handler(args)
     except (UsageError, ConfigError, CheckpointError, NoDataError, UnsafeTargetError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)  # UnsafeTargetError is an OSError: caught before them
