@@ -24,6 +24,7 @@ from grok_tui.errors import CheckpointError, NoDataError, RunLockedError, Traini
 
 if TYPE_CHECKING:
     from grok_tui.runs import RunPaths, RunSummary
+    from grok_tui.snapshots import Snapshot
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -352,7 +353,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not summaries:
         print(f"no runs under {Path(args.root).resolve() / 'logs'}")
         return EXIT_OK
-    lines = table_lines(list_table(summaries))
+    from grok_tui.snapshots import list_snapshots
+
+    snapshots = {s.tag: list_snapshots(RunPaths.of(s.tag, args.root)) for s in summaries}
+    lines = table_lines(list_table(summaries, snapshots))
     sessions = [""] + [session_line(RunPaths.of(s.tag, args.root)) for s in summaries] if args.long else [""] * len(lines)
     for line, session in zip(lines, sessions):
         print(line)
@@ -364,18 +368,28 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def list_table(summaries: list[RunSummary]) -> list[tuple[str, ...]]:
-    """`list`'s header and rows: a column for each config field that differs between the runs, and only those."""
+def list_table(summaries: list[RunSummary],
+               snapshots: dict[str, list[Snapshot]] | None = None) -> list[tuple[str, ...]]:
+    """`list`'s header and rows: a column for each config field that differs between the runs, and only those;
+    a SNAPSHOTS column (how many, and their size on disk) when any run has weight snapshots."""
     from grok_tui.groups import differing_fields, format_value
     from grok_tui.progress import format_percent
+    from grok_tui.snapshots import disk_usage, format_bytes
 
     fields = differing_fields([s.config for s in summaries])
-    rows: list[tuple[str, ...]] = [("TAG", *(name.upper() for name in fields), "EPOCH", "MEMORIZED", "GROKKED",
-                                    "TEST ACC", "PHASE", "STATUS", "STARTED")]
+    header = ("TAG", *(name.upper() for name in fields), "EPOCH", "MEMORIZED", "GROKKED", "TEST ACC", "PHASE",
+              "STATUS", "STARTED")
+    rows: list[tuple[str, ...]] = [header]
     for s in summaries:
         rows.append((s.tag, *(format_value(s.config, name) for name in fields), s.epoch_text,
                      _epoch_cell(s.memorized_epoch), _epoch_cell(s.grokked_epoch), format_percent(s.final_test_acc),
                      s.phase, s.status_text, s.started or "-"))
+    if snapshots and any(snapshots.values()):
+        def cell(found: list[Snapshot]) -> str:
+            return f"{len(found)} ({format_bytes(disk_usage(found))})" if found else "-"
+
+        rows = [row + (cell(snapshots.get(s.tag, [])),) for row, s in zip(rows[1:], summaries)]
+        rows.insert(0, header + ("SNAPSHOTS",))
     return rows
 
 

@@ -100,6 +100,7 @@ class ClassBlockLogits:
         self.residual, self.W_U = residual, W_U  # [n_pairs, d_model], [d_model, d_vocab]
         self.shape = (residual.shape[0], W_U.shape[1])
 
+    @torch.inference_mode()
     def __getitem__(self, index: tuple[slice, slice]) -> torch.Tensor:
         rows, classes = index
         return self.residual[rows] @ self.W_U[:, classes]  # [rows, classes]
