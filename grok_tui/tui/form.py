@@ -148,7 +148,7 @@ class FormScreen(Screen[None]):
                 yield Static("", id="run-note")
                 with Horizontal():
                     yield Button("Start", id="start", variant="success", disabled=True, compact=True)
-                    yield Checkbox("replace the existing run (deletes its log and checkpoint)", id="fresh",
+                    yield Checkbox("replace the existing run (deletes its log, checkpoint and snapshots)", id="fresh",
                                    compact=True)
         yield Footer()
 
