@@ -156,3 +156,18 @@ def test_hostile_snapshot_files_are_refused_in_one_line(root: Path) -> None:
         load_snapshot(good, tiny_config())
     snapshot_path(paths, 900).mkdir()  # a folder with a snapshot's name is not a snapshot
     assert [s.epoch for s in list_snapshots(paths)] == [7, 50]
+
+
+def test_list_shows_how_many_snapshots_and_their_size(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from grok_tui.cli import main
+    from grok_tui.snapshots import disk_usage, format_bytes
+
+    paths = train_grokking(tiny_config(**{**SNAP, "num_epochs": 100}), root=root).paths
+    train_grokking(tiny_config(tag="plain", num_epochs=10, threads=1), root=root)
+    capsys.readouterr()
+    assert main(["list", "--root", str(root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-1] == "SNAPSHOTS"
+    size = format_bytes(disk_usage(list_snapshots(paths)))
+    assert lines[2].startswith("tiny") and lines[2].endswith(f"3 ({size})")
+    assert lines[1].startswith("plain") and lines[1].endswith("-")
