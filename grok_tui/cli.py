@@ -25,6 +25,7 @@ from grok_tui.errors import CheckpointError, NoDataError, RunLockedError, Traini
 
 if TYPE_CHECKING:
     from grok_tui.runs import RunPaths, RunSummary
+    from grok_tui.snapshots import Snapshot
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}  # 128 + the signal's number
@@ -90,6 +91,9 @@ CONFIG_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--checkpoint-every", "checkpoint_every", INT, "epochs between checkpoints (default 1000)"),
     ("--measure-every", "measure_every", INT,
      "epochs between progress measures (taken on log lines); 0 = off (default 500)"),
+    ("--snapshot-every", "snapshot_every", INT,
+     "keep the weights every N epochs (epoch 0 too) in models/TAG/snapshots for offline analysis; 0 = off "
+     "(default)"),
     ("--device", "device", str, "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
     ("--stop-after-grok", "stop_after_grok", INT, "end the run N epochs after it grokks (test accuracy >= 99%%), "
      "with a checkpoint; default: train to num_epochs"),
@@ -152,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "of two (default ROOT/sweeps/NAME.png)")
     plot.add_argument("--measures", action="store_true",
                       help="the progress-measures figure (restricted/excluded loss, Gini, weight norm, frequencies)")
+    plot.add_argument("--offline", action="store_true",
+                      help="with --measures: the measures of `grok-tui measures TAG` (one key set over the snapshots) "
+                           "to logs/TAG/progress_measures_offline.png")
     plot.add_argument("--out", type=Path, default=None,
                       help="the file to write, .png, .pdf or .svg (default under logs/)")
     plot.add_argument("--log-x", action="store_true", help="log-scale epoch axis")
@@ -186,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     from grok_tui.sweep_cli import add_sweep_parser
 
     add_sweep_parser(commands, CONFIG_FLAGS, _add_root)
+    from grok_tui.export_cli import add_export_parser
+    from grok_tui.measures_cli import add_measures_parser
+
+    add_measures_parser(commands, _add_root)
+    add_export_parser(commands, _add_root)
     return parser
 
 
@@ -324,6 +336,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     comparing = len(args.tags) > 1
     if comparing and args.measures:
         raise UsageError("argument --measures: takes one tag (the progress measures of one run)")
+    if args.offline and not args.measures:
+        raise UsageError("argument --offline: goes with --measures (grok-tui plot TAG --measures --offline)")
     default = (plotting.COMPARE_SIZE if comparing else plotting.MEASURES_SIZE if args.measures
                else plotting.CURVES_SIZE)
     size = (args.width if args.width is not None else default[0],
@@ -345,7 +359,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     paths = RunPaths.of(args.tags[0], args.root)
     with warnings.catch_warnings(record=True) as caught:  # a broken config.json: one line, the figure still drawn
         warnings.simplefilter("always")
-        if args.measures:
+        if args.offline:
+            from grok_tui.offline_measures import plot_offline_measures
+
+            out = plot_offline_measures(args.tags[0], out=args.out, root=args.root, log_x=args.log_x, dpi=args.dpi,
+                                        size=size)
+        elif args.measures:
             out = args.out if args.out is not None else paths.measures_png
             plotting.plot_progress_measures(args.tags[0], out=out, root=args.root, log_x=args.log_x, dpi=args.dpi,
                                             size=size)
@@ -367,7 +386,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not summaries:
         print(f"no runs under {Path(args.root).resolve() / 'logs'}")
         return EXIT_OK
-    lines = table_lines(list_table(summaries))
+    from grok_tui.snapshots import list_snapshots
+
+    snapshots = {s.tag: list_snapshots(RunPaths.of(s.tag, args.root)) for s in summaries}
+    lines = table_lines(list_table(summaries, snapshots))
     sessions = [""] + [session_line(RunPaths.of(s.tag, args.root)) for s in summaries] if args.long else [""] * len(lines)
     for line, session in zip(lines, sessions):
         print(line)
@@ -379,18 +401,28 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def list_table(summaries: list[RunSummary]) -> list[tuple[str, ...]]:
-    """`list`'s header and rows: a column for each config field that differs between the runs, and only those."""
+def list_table(summaries: list[RunSummary],
+               snapshots: dict[str, list[Snapshot]] | None = None) -> list[tuple[str, ...]]:
+    """`list`'s header and rows: a column for each config field that differs between the runs, and only those;
+    a SNAPSHOTS column (how many, and their size on disk) when any run has weight snapshots."""
     from grok_tui.groups import differing_fields, format_value
     from grok_tui.progress import format_percent
+    from grok_tui.snapshots import disk_usage, format_bytes
 
     fields = differing_fields([s.config for s in summaries])
-    rows: list[tuple[str, ...]] = [("TAG", *(name.upper() for name in fields), "EPOCH", "MEMORIZED", "GROKKED",
-                                    "TEST ACC", "PHASE", "STATUS", "STARTED")]
+    header = ("TAG", *(name.upper() for name in fields), "EPOCH", "MEMORIZED", "GROKKED", "TEST ACC", "PHASE",
+              "STATUS", "STARTED")
+    rows: list[tuple[str, ...]] = [header]
     for s in summaries:
         rows.append((s.tag, *(format_value(s.config, name) for name in fields), s.epoch_text,
                      _epoch_cell(s.memorized_epoch), _epoch_cell(s.grokked_epoch), format_percent(s.final_test_acc),
                      s.phase, s.status_text, s.started or "-"))
+    if snapshots and any(snapshots.values()):
+        def cell(found: list[Snapshot]) -> str:
+            return f"{len(found)} ({format_bytes(disk_usage(found))})" if found else "-"
+
+        rows = [row + (cell(snapshots.get(s.tag, [])),) for row, s in zip(rows[1:], summaries)]
+        rows.insert(0, header + ("SNAPSHOTS",))
     return rows
 
 
@@ -451,6 +483,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return sweep(args, CONFIG_FLAGS)
 
 
+def cmd_measures(args: argparse.Namespace) -> int:
+    from grok_tui.measures_cli import cmd_measures as measures
+
+    return measures(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from grok_tui.export_cli import cmd_export as export
+
+    return export(args)
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -462,7 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         handler = {None: cmd_tui, "train": cmd_train, "plot": cmd_plot, "list": cmd_list,
-                   "watch": cmd_watch, "compare": cmd_compare, "sweep": cmd_sweep}[args.command]
+                   "watch": cmd_watch, "compare": cmd_compare, "sweep": cmd_sweep, "measures": cmd_measures,
+                   "export": cmd_export}[args.command]
         return handler(args)
     except (UsageError, ConfigError, CheckpointError, NoDataError, UnsafeTargetError) as err:
         return _fail(str(err), EXIT_BAD_INPUT)  # UnsafeTargetError is an OSError: caught before them

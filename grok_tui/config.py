@@ -109,6 +109,9 @@ class Config:
     # there, with a checkpoint; None: train to num_epochs. Not part of the experiment: a sweep that only
     # needs epochs-to-grok sets it to spend a fraction of num_epochs.
     stop_after_grok: int | None = None
+    # Keep the model's weights (float32, weights only) at every multiple of snapshot_every, epoch 0
+    # included, in models/<tag>/snapshots/ (grok_tui/snapshots.py), for offline analysis; 0 turns it off.
+    snapshot_every: int = 0
 
     # ---- derived values (properties, so they never go stale when a field changes) ----
     @property
@@ -360,6 +363,7 @@ def validate(config: Config) -> list[str]:
     _int_rule(problems, "log_every", c.log_every, 1, MAX_EPOCHS)
     _int_rule(problems, "checkpoint_every", c.checkpoint_every, 1, MAX_EPOCHS)
     _int_rule(problems, "measure_every", c.measure_every, 0, MAX_EPOCHS)
+    _int_rule(problems, "snapshot_every", c.snapshot_every, 0, MAX_EPOCHS)
 
     _int_rule(problems, "threads", c.threads, 0, MAX_THREADS)
     if c.stop_after_grok is not None:

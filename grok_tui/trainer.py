@@ -38,6 +38,8 @@ from grok_tui.phases import Event, PhaseTracker, early_stop_due, save_events, tr
 from grok_tui.runlog import Record, RunLogWriter, cut_back, read_log
 from grok_tui.runs import RunLock, RunPaths
 from grok_tui.stopclock import stopped_seconds
+from grok_tui.snapshots import (check_snapshot_dir, cut_back_snapshots, remove_all_snapshots, save_snapshot,
+                                snapshot_due)
 
 
 class StopSignal(Protocol):
@@ -190,8 +192,10 @@ def _remove_run_files(paths: RunPaths) -> None:
     files = _run_files(paths)
     for path in files:
         check_removable(path)
+    remove_all_snapshots(paths, check_only=True)
     for path in files:
         path.unlink(missing_ok=True)
+    remove_all_snapshots(paths)
 
 
 def _stored_config(paths: RunPaths, checkpoint: dict[str, Any] | None) -> Config | None:
@@ -246,6 +250,7 @@ def train_grokking(
         if not resume:
             _remove_run_files(paths)
         check_targets(_run_files(paths))  # a FIFO, folder or dangling symlink in their place: refused now
+        check_snapshot_dir(paths)
         checkpoint = load_checkpoint(paths.checkpoint, device) if paths.checkpoint.exists() else None
         stored = _stored_config(paths, checkpoint)
         if stored is not None:
@@ -321,6 +326,7 @@ class TrainingLoop:
             self.last_checkpoint_epoch = self.epoch
         # Lines after the checkpoint describe work about to be redone: cut them so epochs stay increasing.
         cut_back(paths.log, self.epoch if checkpoint is not None else -1)
+        cut_back_snapshots(paths, self.epoch if checkpoint is not None else -1)  # rewritten when reached
         self.measures = ProgressMeasures(config.p, config.operation, self.data) if config.measure_every else None
         # Events are a function of the log: replaying the kept lines restores them exactly on resume.
         self.phases = track(read_log(paths.log)) if checkpoint is not None else PhaseTracker()
@@ -415,6 +421,10 @@ class TrainingLoop:
                 if self.on_event is not None:
                     self.on_event(event)
 
+    def snapshot(self) -> None:
+        if snapshot_due(self.epoch, self.config.snapshot_every):
+            save_snapshot(self.paths, self.epoch, self.model)
+
     def early_stop_due(self) -> bool:
         return early_stop_due(self.config, self.phases.epoch_of("grokked"), self.epoch)
 
@@ -433,6 +443,7 @@ class TrainingLoop:
         if logged:
             self.write(log, self.record())
         early = logged and not last and self.early_stop_due()
+        self.snapshot()  # before the checkpoint: a checkpoint at this epoch means its snapshot is on disk
         if last or early or self.epoch % config.checkpoint_every == 0:
             if not logged:
                 self.record()  # never checkpoint weights that are already NaN
@@ -445,6 +456,7 @@ class TrainingLoop:
         with RunLogWriter(self.paths.log) as log:
             if self.epoch == 0:
                 self.write(log, self.record())
+                self.snapshot()
             while self.epoch < self.config.num_epochs and ended is None:
                 ended = self.advance(log)
         if ended != "stopped" and self.epoch > started_at:  # a finished run resumed keeps its figures

@@ -126,6 +126,7 @@ INVALID: dict[str, st.SearchStrategy[Any]] = {
     "log_every": bad_int(1, MAX_EPOCHS),
     "checkpoint_every": bad_int(1, MAX_EPOCHS),
     "measure_every": bad_int(0, MAX_EPOCHS),
+    "snapshot_every": bad_int(0, MAX_EPOCHS),
     "threads": bad_int(0, MAX_THREADS),
     "stop_after_grok": bad_int(0, MAX_EPOCHS, none_ok=True),  # None is valid: train to num_epochs
     "device": st.one_of(st.text(max_size=20).filter(lambda d: not DEVICE_RULE.fullmatch(d)), st.integers(),

@@ -51,6 +51,7 @@ FIELDS: list[tuple[str, str, str]] = [
     ("schedule", "log_every", "log every"),
     ("schedule", "checkpoint_every", "checkpoint every"),
     ("schedule", "measure_every", "measure every"),
+    ("schedule", "snapshot_every", "snapshot every"),
     ("schedule", "stop_after_grok", "stop after grok"),
     ("interventions", "grokfast", "grokfast"),
     ("interventions", "grokfast_alpha", "grokfast alpha"),
@@ -62,7 +63,7 @@ FIELDS: list[tuple[str, str, str]] = [
     ("interventions", "adam_eps", "adam eps"),
 ]
 INT_FIELDS = {"threads", "stop_after_grok", "p", "seed", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs", "log_every",
-              "checkpoint_every", "measure_every", "grokfast_window"}
+              "checkpoint_every", "measure_every", "grokfast_window", "snapshot_every"}
 FLOAT_FIELDS = {"frac_train", "lr", "weight_decay", "beta1", "beta2", "grokfast_alpha", "grokfast_lamb", "adam_eps"}
 # Fields chosen from a list: field -> (value shown, value) pairs.
 CHOICES: dict[str, list[tuple[str, str]]] = {
@@ -236,7 +237,7 @@ class FormScreen(Screen[None]):
                 yield Static("", id="run-note")
                 with Horizontal():
                     yield Button("Start", id="start", variant="success", disabled=True, compact=True)
-                    yield ReplaceBox("replace the run: delete it, start over", id="fresh", compact=True)
+                    yield ReplaceBox("replace the run: delete it (snapshots too), start over", id="fresh", compact=True)
         yield Footer()
 
     def _input_for(self, name: str) -> Input | Select[str]:
