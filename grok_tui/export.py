@@ -34,9 +34,8 @@ import torch
 
 from grok_tui.atomic import atomic_write_with
 from grok_tui.config import Config
+from grok_tui.export_cli import FORMATS  # the one list of formats, where the CLI reads it without torch
 from grok_tui.model import N_CTX
-
-FORMATS = ("transformerlens", "state-dict", "npz")
 
 
 def transformerlens_config(config: Config) -> dict[str, Any]:

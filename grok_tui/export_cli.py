@@ -14,10 +14,12 @@ from typing import Any
 
 from grok_tui.config import ConfigError
 
+# The formats grok_tui/export.py writes; named here so that building the parser does not import torch
+# (every command builds it: `list` and `plot` must stay light).
+FORMATS = ("transformerlens", "state-dict", "npz")
+
 
 def add_export_parser(commands: Any, add_root: Callable[[argparse.ArgumentParser], None]) -> None:
-    from grok_tui.export import FORMATS
-
     export = commands.add_parser(
         "export", help="write a run's weights (checkpoint or snapshot) for TransformerLens, torch or numpy",
         description="Write the weights of run TAG (its checkpoint, or the snapshot at --epoch) to --out: "

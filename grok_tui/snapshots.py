@@ -20,12 +20,15 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+from typing import TYPE_CHECKING
 
 from grok_tui.atomic import TEMP_SUFFIX, atomic_write_with, check_removable, kind_of
 from grok_tui.config import Config
 from grok_tui.errors import CheckpointError, TrainingError, UnsafeTargetError
 from grok_tui.runs import RunPaths
+
+if TYPE_CHECKING:  # torch is imported where weights are read or written: `list` must stay light
+    import torch
 
 FORMAT = 1
 _NAME_RE = re.compile(r"epoch_([0-9]{9})\.pth")  # epoch_000001200.pth: 9 digits hold MAX_EPOCHS, sort by name
@@ -103,12 +106,14 @@ def format_bytes(size: int) -> str:
     return f"{size} B"
 
 
-def save_snapshot(paths: RunPaths, epoch: int, model: torch.nn.Module) -> Path:
+def save_snapshot(paths: RunPaths, epoch: int, model: "torch.nn.Module") -> Path:
     """Write the model's weights at `epoch`, atomically. Only the trainer holding the run's lock calls this.
 
     Weights that are no longer finite are refused (the run diverged): a snapshot is only ever a model that
     training produced and that every reader can use.
     """
+    import torch
+
     weights = {name: tensor.detach().to("cpu", torch.float32).clone() for name, tensor in model.state_dict().items()}
     if not all(bool(torch.isfinite(tensor).all()) for tensor in weights.values()):
         raise TrainingError(f"training diverged at epoch {epoch} (weights are not finite); no snapshot written; "
@@ -164,7 +169,7 @@ def remove_all_snapshots(paths: RunPaths, check_only: bool = False) -> None:
         pass  # missing, or holds something that is not ours: left as it is
 
 
-def check_weights(weights: object, config: Config, source: Path) -> dict[str, torch.Tensor]:
+def check_weights(weights: object, config: Config, source: Path) -> "dict[str, torch.Tensor]":
     """The weights, if they are exactly the model's for `config` (names, shapes, finite floats); else a
     CheckpointError naming `source`."""
     from grok_tui.checkpoint import _model_problem, expected_shapes
@@ -176,9 +181,11 @@ def check_weights(weights: object, config: Config, source: Path) -> dict[str, to
     return weights
 
 
-def load_snapshot(path: Path, config: Config) -> dict[str, torch.Tensor]:
+def load_snapshot(path: Path, config: Config) -> "dict[str, torch.Tensor]":
     """A snapshot's weights (float32 state dict of SimpleTransformer(config)), loaded with weights_only=True;
     a truncated, foreign or mismatched file is a one-line CheckpointError naming it."""
+    import torch
+
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -185,7 +185,8 @@ def test_config_json_with_an_int_too_huge_for_a_float_is_one_error_line(
     paths.log_dir.mkdir(parents=True)
     paths.config.write_text('{"tag": "huge", "lr": 1' + "0" * 400 + "}")
     assert main(["train", "--root", str(tmp_path), "--tag", "huge"]) == 2
-    assert capsys.readouterr().err.startswith("grok-tui: error: lr: ")
+    err = capsys.readouterr().err
+    assert err.startswith("grok-tui: error: ") and "config.json: lr: " in err and err.count("\n") == 1
 
 
 # ---------------------------------------------------------------- tags

@@ -66,15 +66,15 @@ INT_FIELDS = {"threads", "stop_after_grok", "p", "seed", "d_model", "num_heads",
               "checkpoint_every", "measure_every", "grokfast_window", "snapshot_every"}
 FLOAT_FIELDS = {"frac_train", "lr", "weight_decay", "beta1", "beta2", "grokfast_alpha", "grokfast_lamb", "adam_eps"}
 # Fields chosen from a list: field -> (value shown, value) pairs.
-CHOICES: dict[str, list[tuple[str, str]]] = {
-    "grokfast": [("none", "none"), ("ema: gradient EMA (Lee et al. 2024)", "ema"),
-                 ("ma: gradient window mean", "ma")],
-    "orthograd": [("off", "off"), ("on: Prieto et al. 2025", "on")],
-    "loss": [("softmax (the paper's)", "softmax"), ("stablemax (Prieto et al. 2025)", "stablemax")],
-    "softmax_precision": [("float64 (the paper's intent)", "float64"), ("float32 (its code)", "float32")],
+CHOICES: dict[str, list[tuple[str, str]]] = {  # labels of at most 15 characters: the 80x24 form's column
+    "grokfast": [("none", "none"), ("ema: EMA filter", "ema"), ("ma: window mean", "ma")],
+    "orthograd": [("off", "off"), ("on", "on")],
+    "loss": [("softmax (paper)", "softmax"), ("stablemax", "stablemax")],
+    "softmax_precision": [("float64 (paper)", "float64"), ("float32 (code)", "float32")],
 }
 DEVICE_CHOICES = ["auto", "cpu", "cuda", "mps"]
-LEFT_GROUPS = ("run", "task", "model")  # the first column; optimization and schedule the second
+# The first column; model, optimization and schedule the second: 18 lines each, so both fit in 80x24.
+LEFT_GROUPS = ("run", "task", "interventions")
 # A preset is a base experiment: choosing one keeps the run settings and the interventions chosen.
 PRESET_FIELDS = [name for group, name, _ in FIELDS
                  if name not in ("tag", "device", "threads", "stop_after_grok") and group != "interventions"]
