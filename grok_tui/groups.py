@@ -62,10 +62,6 @@ def load_member(paths: RunPaths) -> Member:
 # ---------------------------------------------------------------- config differences
 
 
-def _resolved(config: Config, name: str) -> Any:
-    return config.resolved(name)
-
-
 def config_fields() -> list[str]:
     """Every Config field but the tag, in the dataclass's order."""
     return [f.name for f in dataclasses.fields(Config) if f.name != "tag"]
@@ -75,14 +71,14 @@ def differing_fields(configs: Sequence[Config | None]) -> list[str]:
     """The config fields (tag excluded) whose values are not the same in all of `configs` (None skipped)."""
     known = [c for c in configs if c is not None]
     return [name for name in config_fields()
-            if len({repr(_resolved(c, name)) for c in known}) > 1]
+            if len({repr(c.resolved(name)) for c in known}) > 1]
 
 
 def format_value(config: Config | None, name: str) -> str:
     """A config value for a table cell: 0.001 as 0.001, 1.0 as 1, betas as 0.9,0.98, d_mlp resolved."""
     if config is None:
         return "?"
-    value = _resolved(config, name)
+    value = config.resolved(name)
     if isinstance(value, bool):
         return "on" if value else "off"
     if value is None:
@@ -98,7 +94,7 @@ def group_key(member: Member) -> tuple[Any, ...]:
     """Members with equal keys differ only by seed (or schedule); a broken config is its own group."""
     if member.config is None:
         return ("broken", member.tag)
-    return tuple(repr(_resolved(member.config, name)) for name in EXPERIMENT_FIELDS if name != "seed")
+    return tuple(repr(member.config.resolved(name)) for name in EXPERIMENT_FIELDS if name != "seed")
 
 
 # ---------------------------------------------------------------- groups

@@ -163,16 +163,16 @@ def cmd_sweep(args: argparse.Namespace, config_flags: list[tuple[str, str, Any, 
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     progress.end()
-    if view and stop.is_set() and not received and len(outcomes) < len(todo):
-        received.append(0)  # the view was closed with members left: they stopped with a checkpoint
+    # The view closed (q) with members left: they stopped with a checkpoint, and the user asked for it.
+    closed_early = view and stop.is_set() and not received and len(outcomes) < len(todo)
     failed = [o for o in outcomes if o.returncode not in (0, 130, 143)]
     for outcome in failed:
         print(f"grok-tui: member {outcome.tag} failed: {outcome.error or f'exit status {outcome.returncode}'}",
               file=sys.stderr)
     print_members(sweep, root)
-    if received:
+    if received or closed_early:
         print(f"grok-tui: stopped; run `grok-tui sweep {sweep.name} --root {root}` to go on", file=sys.stderr)
-        return EXIT_SIGNAL.get(signal.Signals(received[0]), 130) if received[0] else 0
+        return EXIT_SIGNAL.get(signal.Signals(received[0]), 130) if received else 0
     return 1 if failed else 0
 
 
