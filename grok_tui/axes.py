@@ -100,3 +100,44 @@ def _centre(group: list[int]) -> float:
 
 def _label(group: list[int]) -> str:
     return ",".join(str(k) for k in group)
+
+
+def spaced_labels(ticks: Ticks, low: float, high: float, canvas_cols: int, canvas_start: int) -> Ticks:
+    """Every k-th tick, k as small as lets plotext draw the labels the same in any order, on an axis
+    `canvas_cols` wide whose first column is `canvas_start` in the chart (the frame's right side is the
+    chart's last column).
+
+    plotext dedups the ticks through a set of (tick, label) pairs, so it draws them in an order set by
+    the string hash seed of the process (PYTHONHASHSEED), and each label both moves away from labels
+    already drawn near it and is dropped where it would touch one: the same chart drew "1,000 2,000" in
+    one run and "1,000 3,000" in the next. Labels far enough apart that neither lies in the stretch
+    plotext searches to place the other land where each would alone. Every k-th, not the first that
+    fit: the ticks stay evenly spaced.
+    """
+    positions, labels = ticks
+    if canvas_cols < 2 or not high > low or len(positions) < 2:
+        return list(positions), list(labels)
+    row_cols = canvas_start + canvas_cols + 1
+    placed = []  # per tick: the stretch plotext searches and the cells the label takes, or None if dropped
+    for position, label in zip(positions, labels):
+        length = len(label)
+        # plotext's column for a value (utility.get_matrix_data), then the stretch around it that it
+        # searches and the start it picks on an empty row (utility.correct_coord)
+        column = canvas_start + math.floor(round(0.5 + (canvas_cols - 1) * (position - low) / (high - low), 8))
+        search_start, search_end = max(column - length + 1, 0), min(column + length, row_cols - 1)
+        start = (search_start + search_end - length) // 2
+        inside = start >= 0 and start + length <= row_cols  # else plotext drops it even alone
+        placed.append((search_start, search_end, start, start + length - 1) if inside else None)
+
+    def apart(left: tuple[int, int, int, int], right: tuple[int, int, int, int]) -> bool:
+        # a blank cell between the left label and the right one's stretch, none of the right one's
+        # cells in the left one's stretch (which ends before search_end)
+        return left[3] + 1 < right[0] and right[2] >= left[1]
+
+    for step in range(1, len(positions) + 1):
+        chosen = list(range(0, len(positions), step))
+        spots = [placed[i] for i in chosen]
+        if all(spot is not None for spot in spots) and all(
+                apart(a, b) for a, b in zip(spots, spots[1:])):  # type: ignore[arg-type]
+            return [positions[i] for i in chosen], [labels[i] for i in chosen]
+    return [], []

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
+from unittest import mock
 
+import plotext._figure
+import plotext._utility
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from grok_tui.axes import frequency_ticks, log_axis, round_ticks
+from grok_tui.axes import Ticks, frequency_ticks, log_axis, round_ticks, spaced_labels
+from grok_tui.series import linear_ticks, log_ticks
 
 
 def test_round_ticks_are_round_numbers_not_fractions_of_the_range() -> None:
@@ -68,3 +76,44 @@ def test_frequency_ticks_name_every_key_frequency_even_adjacent_ones() -> None:
 def test_frequency_ticks_without_keys_are_round() -> None:
     assert frequency_ticks([], 23, 20) == ([5.0, 10.0, 15.0, 20.0], ["5", "10", "15", "20"])
     assert frequency_ticks([0, 99], 23, 20)[1] == ["5", "10", "15", "20"]  # out of range: not keys
+
+
+def _tick_row(width: int, y_label_width: int, x_span: tuple[float, float], ticks: Ticks,
+              order: Callable[[list], list]) -> str:
+    """The row of x tick labels plotext draws for a 10-row chart laid out like the live charts (y labels
+    padded to `y_label_width`), with plotext's set-based dedup of the ticks replaced by `order`: another
+    hash seed's iteration order."""
+    figure = plotext._figure._figure_class()
+    figure.plotsize(width, 10)
+    figure.plot([x_span[0], x_span[1]], [0.0, 1.0])
+    figure.xlim(*x_span)
+    figure.ylim(0.0, 1.0)
+    figure.yticks([0.0, 1.0], ["0".rjust(y_label_width), "1".rjust(y_label_width)])
+    with mock.patch.object(plotext._utility, "no_duplicates", lambda data: order(list(data))):
+        figure.xticks(*ticks)  # set again: the dedup happens when the ticks are set
+        text = re.sub(r"\x1b\[[0-9;]*m", "", figure.build())
+    return [line for line in text.splitlines() if line.strip()][-1]  # no x label: the ticks come last
+
+
+ORDERS = [lambda d: d, lambda d: d[::-1], lambda d: d[1::2] + d[0::2], lambda d: d[-1:] + d[:-1]]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(16, 120), st.integers(1, 6), st.floats(1, 1e6), st.booleans())
+def test_spaced_epoch_labels_draw_the_same_whatever_order_plotext_dedups_them(
+        width: int, y_label_width: int, high: float, log_x: bool) -> None:
+    span = (0.0, math.log10(high + 1)) if log_x else (0.0, high)
+    canvas_cols = width - y_label_width - 2
+    tick_maker = log_ticks if log_x else linear_ticks
+    ticks = spaced_labels(tick_maker(*span), *span, canvas_cols, canvas_start=y_label_width + 1)
+    rows = {_tick_row(width, y_label_width, span, ticks, order) for order in ORDERS}
+    assert len(rows) == 1, rows
+    drawn = rows.pop().split()
+    assert drawn == ticks[1], (drawn, ticks[1])  # every label kept is drawn, none lost to a collision
+
+
+def test_unspaced_colliding_labels_depend_on_plotexts_order() -> None:
+    """Why spaced_labels exists: on a narrow chart the raw ticks collide and the order decides."""
+    span, ticks = (0.0, 3000.0), linear_ticks(0.0, 3000.0)
+    rows = {_tick_row(24, 5, span, ticks, order) for order in ORDERS}
+    assert len(rows) > 1

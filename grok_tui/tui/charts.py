@@ -26,11 +26,12 @@ import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from grok_tui.axes import Ticks, frequency_ticks, log_axis, round_ticks
+from grok_tui.axes import Ticks, frequency_ticks, log_axis, round_ticks, spaced_labels
 from grok_tui.chartview import ChartView, cursor_index, to_axis, window
 from grok_tui.series import RunSeries, downsample_minmax, linear_ticks, log_ticks
 from grok_tui.smoothing import smooth_curve
@@ -145,6 +146,9 @@ class SeriesChart(ViewChart, PlotextPlot):
         # so that charts stacked over the same epochs have their plots start in the same column.
         self.label_width = 0
         self.used_label_width = 0
+        # The epoch axis of the chart being built: its ticks, set once the plot area's width is known.
+        self._x_ticks: Ticks | None = None
+        self._x_span = (0.0, 1.0)
 
     def draw(self, series: RunSeries, view: ChartView, force: bool = False) -> bool:
         """Rebuild the chart if anything it shows changed; returns True when it was redrawn."""
@@ -156,17 +160,31 @@ class SeriesChart(ViewChart, PlotextPlot):
         self.plt.clear_data()
         self.plt.clear_figure()
         self.used_label_width = 0
+        self._x_ticks = None
         self.build(series, view)
+        if self._x_ticks is not None:
+            self.set_x_ticks(self._x_ticks)
         self.refresh()
         return True
+
+    def set_x_ticks(self, ticks: Ticks) -> None:
+        """The epoch ticks, thinned to labels that do not collide (axes.spaced_labels says why); set last,
+        once the y labels' width, and so the plot area's, is known."""
+        y_label_width = max(self.label_width, self.used_label_width)
+        canvas_cols = max(1, self.width - y_label_width - 2)
+        self.plt.xticks(*spaced_labels(ticks, *self._x_span, canvas_cols, canvas_start=y_label_width + 1))
 
     def build(self, series: RunSeries, view: ChartView) -> None:
         raise NotImplementedError
 
+    class Resized(Message):
+        """The chart's size changed. Its owner redraws every chart, not this one alone: the charts stacked
+        over the same epochs share one y-label margin, which a lone redraw at the new size could change."""
+
     def on_resize(self) -> None:
-        # Ticks, buckets and the header's wrapping depend on the size: redraw what was shown at the new one.
+        # Ticks, buckets and the header's wrapping depend on the size.
         if self._shown is not None:
-            self.draw(*self._shown)
+            self.post_message(self.Resized())
 
     @property
     def plot_cols(self) -> int:
@@ -217,8 +235,7 @@ class SeriesChart(ViewChart, PlotextPlot):
             a_hi = a_lo + 1.0
         plt.xlim(a_lo, a_hi)
         tick_maker = log_ticks if view.log_x else linear_ticks
-        ticks, labels = tick_maker(a_lo, a_hi)
-        plt.xticks(ticks, labels)
+        self._x_ticks = tick_maker(a_lo, a_hi)
         self._events = [(float(to_axis(event.epoch, view.log_x)), event.name) for event in series.phases.events
                         if span[0] <= event.epoch <= span[1]]
         for x, name in self._events:

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
+from grok_tui.axes import spaced_labels
 from grok_tui.config import Config, ConfigError
 from grok_tui.groups import Group, GroupStats, Member, band, group_runs, group_stats, single_groups, tags_text
 from grok_tui.plotting import COMPARE_COLORS
@@ -103,19 +104,27 @@ class CompareChart(PlotextPlot):
                 highs.append(float(np.max(y)))
                 x_lo, x_hi = min(x_lo, float(x[0])), max(x_hi, float(x[-1]))
         plt.xlabel("epoch + 1 (log)" if log_x else "epoch")
-        if math.isfinite(x_lo):
-            ticks, labels = (log_ticks if log_x else linear_ticks)(x_lo, x_hi)
-            plt.xticks(ticks, labels)
+        y_labels: list[str] = []
         if self.key == "test_acc":
             plt.ylim(0, 100)
-            plt.yticks([0, 50, 100], ["0", "50", "100"])
+            y_labels = ["0", "50", "100"]
+            plt.yticks([0, 50, 100], y_labels)
         elif lows:
             low, high = min(lows), max(highs)
             if high - low < 1e-9:  # one value everywhere (runs with one log line): plotext divides by the range
                 low, high = low - 0.5, high + 0.5
-            ticks, labels = log_ticks(low, high, max_ticks=4)
-            plt.yticks(ticks, labels)
+            ticks, y_labels = log_ticks(low, high, max_ticks=4)
+            plt.yticks(ticks, y_labels)
             plt.ylim(math.floor(low) if high - low < 1 else low, high)
+        if math.isfinite(x_lo):
+            if x_hi <= x_lo:
+                x_hi = x_lo + 1.0
+            plt.xlim(x_lo, x_hi)
+            # Labels that cannot collide: which of two colliding ones plotext keeps depends on the hash seed.
+            y_label_width = max((len(label) for label in y_labels), default=0)
+            x_ticks = (log_ticks if log_x else linear_ticks)(x_lo, x_hi)
+            canvas_cols = max(1, self.size.width - y_label_width - 2)
+            plt.xticks(*spaced_labels(x_ticks, x_lo, x_hi, canvas_cols, canvas_start=y_label_width + 1))
 
 
 # Short headers: the table must fit 80 columns for a few groups (ranges make the cells wide).

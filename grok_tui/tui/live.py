@@ -254,6 +254,10 @@ class LiveScreen(Screen[None]):
     def on_resize(self) -> None:
         self.redraw()
 
+    def on_series_chart_resized(self, message: SeriesChart.Resized) -> None:
+        message.stop()
+        self.redraw()
+
     def set_view(self, view: ChartView) -> None:
         if view != self.view:
             self.view = view
