@@ -4,7 +4,8 @@ Bitwise reproducibility is promised for one environment: the same machine type, 
 grok-tui (floating-point kernels differ between CPU instruction sets and library versions). So every
 start or resume appends one JSON line saying what it ran on, and a resume whose environment differs from
 the previous session's says so (`environment_changes`). The thread count is recorded but is not part of
-the environment: on the CPU the trainer's results do not depend on it (tests/test_reproducible.py).
+the environment: on the CPU the trainer's results do not depend on it (tests/test_reproducible.py), given
+MKL's strict CNR mode (grok_tui.numerics), which is recorded.
 
 The file is read as hostile input: bounded, a line that is not a JSON object is skipped.
 """
@@ -24,9 +25,10 @@ import numpy as np
 import torch
 
 from grok_tui import __version__
+from grok_tui.numerics import mkl_is_strict, mkl_mode
 
 # What must match for a resumed run to equal an uninterrupted one bit for bit.
-ENVIRONMENT_KEYS = ("host", "device_name", "cpu_capability", "torch", "numpy", "python", "grok_tui")
+ENVIRONMENT_KEYS = ("host", "device_name", "cpu_capability", "mkl_cbwr", "torch", "numpy", "python", "grok_tui")
 MAX_LINE = 64 * 1024  # a session line is ~400 bytes; anything longer is not ours
 TAIL_BYTES = 1024 * 1024  # how much of the file's end `read_sessions` looks at
 
@@ -94,11 +96,12 @@ def device_name(device: torch.device) -> str:
 def is_deterministic(device: torch.device) -> bool:
     """True where the trainer's results are a function of config and seed alone.
 
-    On the CPU by construction (the engine avoids kernels whose sums depend on thread timing; tested);
-    on CUDA when torch's deterministic algorithms are on (the trainer turns them on); MPS is untested.
+    On the CPU by construction (the engine avoids kernels whose sums depend on thread timing; tested),
+    where MKL, if torch uses it, is in strict CNR mode (grok_tui.numerics); on CUDA when torch's
+    deterministic algorithms are on (the trainer turns them on); MPS is untested.
     """
     if device.type == "cpu":
-        return True
+        return mkl_is_strict() is not False
     if device.type == "cuda":
         return torch.are_deterministic_algorithms_enabled()
     return False
@@ -115,6 +118,7 @@ def session_record(start_epoch: int, device: torch.device, threads: int) -> dict
         "device_name": device_name(device),
         "threads": threads,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkl_cbwr": mkl_mode(),
         "deterministic": is_deterministic(device),
         "torch": torch.__version__,
         "numpy": np.__version__,

@@ -1,0 +1,56 @@
+"""MKL's strict CNR mode: asked for when grok_tui is imported, read back from MKL, and recorded.
+
+Without it, on Intel CPUs MKL's matrix products split their sums by the thread count, and runs at one and
+two threads differ (tests/test_reproducible.py checks the runs themselves).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+needs_mkl = pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="torch is built without MKL here")
+
+REPORT = ("import json; from grok_tui.numerics import mkl_is_strict, mkl_mode; "
+          "print(json.dumps([mkl_is_strict(), mkl_mode()]))")
+
+
+def report(code: str, **env: str) -> list[object]:
+    environ = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"} | env
+    out = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True,
+                         timeout=120)
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+@needs_mkl
+def test_importing_grok_tui_puts_mkl_in_strict_mode() -> None:
+    assert report(REPORT) == [True, "AUTO,STRICT"]
+
+
+@needs_mkl
+def test_a_mode_the_user_set_is_kept() -> None:
+    assert report(REPORT, MKL_CBWR="AVX2") == [False, "AVX2"]
+    assert report(REPORT, MKL_CBWR="AVX2,STRICT") == [True, "AVX2,STRICT"]
+
+
+@needs_mkl
+def test_a_product_before_the_import_is_reported_not_strict() -> None:
+    """MKL reads its mode at its first call: a program that multiplied first keeps the default, and says so."""
+    code = ("import torch; torch.randn(8, 8) @ torch.randn(8, 8); import json; from grok_tui.numerics import *; "
+            "from grok_tui.environment import is_deterministic; "
+            "print(json.dumps([mkl_is_strict(), mkl_mode(), is_deterministic(torch.device('cpu'))]))")
+    strict, mode, deterministic = report(code)
+    assert strict is False and deterministic is False
+    assert "set after MKL's first call" in str(mode)
+
+
+def test_this_test_process_runs_strict() -> None:
+    """The suite's bitwise comparisons in this process rely on it (grok_tui is imported before any product)."""
+    from grok_tui.numerics import mkl_is_strict
+
+    assert mkl_is_strict() in (True, None)
