@@ -102,10 +102,9 @@ def _label(group: list[int]) -> str:
     return ",".join(str(k) for k in group)
 
 
-def spaced_labels(ticks: Ticks, low: float, high: float, canvas_cols: int, canvas_start: int) -> Ticks:
-    """Every k-th tick, k as small as lets plotext draw the labels the same in any order, on an axis
-    `canvas_cols` wide whose first column is `canvas_start` in the chart (the frame's right side is the
-    chart's last column).
+def spaced_labels(ticks: Ticks, low: float, high: float, chart_width: int, y_label_width: int) -> Ticks:
+    """Every k-th tick, k as small as lets plotext draw the labels the same in any order, on the x axis
+    of a framed plotext chart `chart_width` cells wide whose y labels are `y_label_width` wide.
 
     plotext dedups the ticks through a set of (tick, label) pairs, so it draws them in an order set by
     the string hash seed of the process (PYTHONHASHSEED), and each label both moves away from labels
@@ -115,9 +114,12 @@ def spaced_labels(ticks: Ticks, low: float, high: float, canvas_cols: int, canva
     fit: the ticks stay evenly spaced.
     """
     positions, labels = ticks
+    # plotext's layout: the y labels, the frame's left side, the plot area, the frame's right side
+    canvas_start = y_label_width + 1
+    canvas_cols = chart_width - y_label_width - 2
     if canvas_cols < 2 or not high > low or len(positions) < 2:
         return list(positions), list(labels)
-    row_cols = canvas_start + canvas_cols + 1
+    row_cols = chart_width
     placed = []  # per tick: the stretch plotext searches and the cells the label takes, or None if dropped
     for position, label in zip(positions, labels):
         length = len(label)

@@ -47,7 +47,8 @@ def mkl_is_strict() -> bool | None:
 
 def mkl_mode() -> str | None:
     """The MKL_CBWR this process runs under, for the session record: 'AUTO,STRICT', or None without MKL;
-    'default (MKL_CBWR set too late)' where the variable asks for strict mode but MKL did not take it."""
+    'default (AUTO,STRICT set after MKL's first call)' where the variable asks for strict mode but MKL
+    did not take it."""
     if not torch.backends.mkl.is_available():
         return None
     wanted = os.environ.get("MKL_CBWR", "")

@@ -103,9 +103,8 @@ ORDERS = [lambda d: d, lambda d: d[::-1], lambda d: d[1::2] + d[0::2], lambda d:
 def test_spaced_epoch_labels_draw_the_same_whatever_order_plotext_dedups_them(
         width: int, y_label_width: int, high: float, log_x: bool) -> None:
     span = (0.0, math.log10(high + 1)) if log_x else (0.0, high)
-    canvas_cols = width - y_label_width - 2
     tick_maker = log_ticks if log_x else linear_ticks
-    ticks = spaced_labels(tick_maker(*span), *span, canvas_cols, canvas_start=y_label_width + 1)
+    ticks = spaced_labels(tick_maker(*span), *span, width, y_label_width)
     rows = {_tick_row(width, y_label_width, span, ticks, order) for order in ORDERS}
     assert len(rows) == 1, rows
     drawn = rows.pop().split()

@@ -170,9 +170,12 @@ class SeriesChart(ViewChart, PlotextPlot):
     def set_x_ticks(self, ticks: Ticks) -> None:
         """The epoch ticks, thinned to labels that do not collide (axes.spaced_labels says why); set last,
         once the y labels' width, and so the plot area's, is known."""
-        y_label_width = max(self.label_width, self.used_label_width)
-        canvas_cols = max(1, self.width - y_label_width - 2)
-        self.plt.xticks(*spaced_labels(ticks, *self._x_span, canvas_cols, canvas_start=y_label_width + 1))
+        self.plt.xticks(*spaced_labels(ticks, *self._x_span, self.width, self.y_label_width))
+
+    @property
+    def y_label_width(self) -> int:
+        """The y tick labels' width as drawn: padded up to the shared margin (see y_ticks)."""
+        return max(self.label_width, self.used_label_width)
 
     def build(self, series: RunSeries, view: ChartView) -> None:
         raise NotImplementedError
@@ -252,7 +255,7 @@ class SeriesChart(ViewChart, PlotextPlot):
         a_lo, a_hi = self._x_span
         # The plot area: the chart less its y labels and the two sides of the frame (the left one
         # carries the tick marks).
-        cols = max(1, self.width - max(self.label_width, self.used_label_width) - 2)
+        cols = max(1, self.width - self.y_label_width - 2)
         starts = [round((x - a_lo) / (a_hi - a_lo) * (cols - 1)) for x, _ in self._events]
         for i, (x, name) in enumerate(self._events):
             room = (starts[i + 1] if i + 1 < len(starts) else cols) - starts[i] - 1

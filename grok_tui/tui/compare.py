@@ -123,8 +123,7 @@ class CompareChart(PlotextPlot):
             # Labels that cannot collide: which of two colliding ones plotext keeps depends on the hash seed.
             y_label_width = max((len(label) for label in y_labels), default=0)
             x_ticks = (log_ticks if log_x else linear_ticks)(x_lo, x_hi)
-            canvas_cols = max(1, self.size.width - y_label_width - 2)
-            plt.xticks(*spaced_labels(x_ticks, x_lo, x_hi, canvas_cols, canvas_start=y_label_width + 1))
+            plt.xticks(*spaced_labels(x_ticks, x_lo, x_hi, self.size.width, y_label_width))
 
 
 # Short headers: the table must fit 80 columns for a few groups (ranges make the cells wide).
