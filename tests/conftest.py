@@ -10,6 +10,17 @@ import pytest
 from grok_tui.config import Config
 
 
+@pytest.fixture(autouse=True)
+def no_end_of_run_figures(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs trained in the test process skip the automatic end-of-run PNGs (about 1 s each, over a hundred
+    runs in the suite) unless the test is marked `figures`. The figures have tests of their own, and every
+    `grok-tui` subprocess writes them as a user's run does."""
+    if request.node.get_closest_marker("figures") is None:
+        from grok_tui import trainer
+
+        monkeypatch.setattr(trainer, "_write_curves", lambda paths: None)
+
+
 def tiny_config(**overrides: Any) -> Config:
     """A model small enough that 1,000 epochs take about a second on a laptop CPU."""
     values: dict[str, Any] = dict(tag="tiny", p=11, d_model=16, num_heads=2, frac_train=0.5,

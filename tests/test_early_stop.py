@@ -34,6 +34,7 @@ def early(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunPaths, object]:
     return RunPaths.of("e", root), result
 
 
+@pytest.mark.figures
 def test_the_run_ends_on_the_first_log_line_n_epochs_after_grokking(early) -> None:  # type: ignore[no-untyped-def]
     paths, result = early
     grok = grokked_at(paths)

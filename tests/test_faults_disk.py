@@ -322,6 +322,7 @@ def test_plot_denied_is_one_line(run: RunPaths, inject: Injector, capsys: pytest
     assert not out.exists()
 
 
+@pytest.mark.figures
 def test_a_run_whose_png_cannot_be_written_still_finishes(
     run: RunPaths, inject: Injector, reference: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:

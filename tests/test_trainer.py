@@ -25,6 +25,7 @@ def _without_time(records: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
 
 
+@pytest.mark.figures
 def test_log_cadence_keys_and_files(root: Path) -> None:
     config = tiny_config(num_epochs=95, log_every=10, checkpoint_every=40)
     seen: list[dict] = []

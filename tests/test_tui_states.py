@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from conftest import tiny_config
@@ -84,6 +85,7 @@ async def test_watching_a_run_another_process_trains_offers_only_what_works(root
         holder.wait()
 
 
+@pytest.mark.figures
 async def test_r_and_x_on_a_finished_run_say_so_and_keep_the_view(root: Path) -> None:
     train_grokking(tiny_config(tag="done", num_epochs=20), root=root)
     paths = RunPaths.of("done", root)
