@@ -28,10 +28,9 @@ CONDITIONS: list[tuple[str, str, list[str]]] = [
     ("softmax, weight decay 0", "quick", [f"iq-wd0.s{s}" for s in range(3)]),
     ("float32 softmax", "quick", [f"iq-f32.s{s}" for s in range(3)]),
     ("adam_eps 1e-30", "quick", [f"iq-eps.s{s}" for s in range(3)]),
-    # Seed 0: the analysis issue's snapshot run and the ip-gfog sweep; seeds 1-2: the ip-gf3 and ip-og3 sweeps.
-    ("baseline", "paper", ["paper-s0", "ip-gf3.gfnone.s1", "ip-gf3.gfnone.s2"]),
-    ("Grokfast-EMA", "paper", ["ip-gfog.gfema.ogoff", "ip-gf3.gfema.s1", "ip-gf3.gfema.s2"]),
-    ("⊥Grad", "paper", ["ip-gfog.gfnone.ogon", "ip-og3.s1", "ip-og3.s2"]),
+    ("baseline", "paper", [f"ip-gf3.gfnone.s{s}" for s in range(3)]),
+    ("Grokfast-EMA", "paper", [f"ip-gf3.gfema.s{s}" for s in range(3)]),
+    ("⊥Grad", "paper", [f"ip-og3.s{s}" for s in range(3)]),
     ("Grokfast-EMA + ⊥Grad", "paper", ["ip-gfog.gfema.ogon"]),
 ]
 
