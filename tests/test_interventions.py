@@ -43,14 +43,6 @@ METHODS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def no_figures(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The end-of-run PNGs are not under test here, and they cost most of a tiny run's time."""
-    import grok_tui.trainer as trainer
-
-    monkeypatch.setattr(trainer, "_write_curves", lambda paths: None)
-
-
 def weights_sha(model: nn.Module) -> str:
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
