@@ -25,11 +25,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from grok_tui.config import Config, preset
-from grok_tui.engine import last_position_logits
-from grok_tui.model import SimpleTransformer
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import LogitsFn, TrainingLoop
+from grok_tui.core.config import Config, preset
+from grok_tui.experiment.engine import last_position_logits
+from grok_tui.experiment.model import SimpleTransformer
+from grok_tui.run.paths import RunPaths
+from grok_tui.experiment.evaluation import LogitsFn
+from grok_tui.training.loop import TrainingLoop
 
 
 def indexed_logits(model: SimpleTransformer, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -30,13 +30,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from grok_tui.config import Config
-from grok_tui.data import make_dataset
-from grok_tui.model import SimpleTransformer
-from grok_tui.progress import ProgressPrinter
-from grok_tui.runlog import RunLogWriter
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import TrainingLoop, resolve_device, warmup_factor
+from grok_tui.core.config import Config
+from grok_tui.experiment.data import make_dataset
+from grok_tui.experiment.model import SimpleTransformer
+from grok_tui.cli.progress import ProgressPrinter
+from grok_tui.run.log import RunLogWriter
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.loop import TrainingLoop
+from grok_tui.training.trainer import resolve_device
+from grok_tui.experiment.optimizers import warmup_factor
 
 
 def sync(device: torch.device) -> None:
@@ -96,7 +98,7 @@ def time_block(run: Callable[[], None], epochs: int, device: torch.device) -> fl
 
 
 def full_run_seconds(device: torch.device, root: Path) -> float:
-    from grok_tui.trainer import train_grokking
+    from grok_tui.training.trainer import train_grokking
 
     config = Config(tag="full", device=str(device))
     start = time.perf_counter()

@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
-from grok_tui.config import preset
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import TrainingLoop
+from grok_tui.core.config import preset
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.loop import TrainingLoop
 
 METHODS: dict[str, dict[str, Any]] = {
     "baseline": {},

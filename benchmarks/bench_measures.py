@@ -6,7 +6,7 @@ In one process, interleaved round by round, on the same model and data:
 (a) one training epoch of the trainer (TrainingLoop.step: fast engine, full batch, AdamW);
 (b) one log point without measures (TrainingLoop.record with measure_every=0: the no-grad pass over all
     p^2 inputs and the weight norm), which the trainer pays every log_every epochs anyway;
-(c) one log point with the measures (the same pass plus grok_tui/measures.py: Fourier norms of W_E and
+(c) one log point with the measures (the same pass plus grok_tui/measures/progress_measures.py: Fourier norms of W_E and
     W_L, the 2D transform of all logits, restricted and excluded loss, Gini).
 The extra cost of measuring is (c) - (b), paid once every measure_every epochs, so the overhead is
 median((c) - (b)) / (measure_every * median(a)). Ratios of medians taken side by side are robust to a
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import torch
 
-from grok_tui.config import Config
-from grok_tui.measures import ProgressMeasures
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import TrainingLoop
+from grok_tui.core.config import Config
+from grok_tui.measures.progress_measures import ProgressMeasures
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.loop import TrainingLoop
 
 
 def time_call(fn: object, repeats: int) -> float:

@@ -37,7 +37,7 @@ def peak_of(command: list[str], cwd: str) -> tuple[float, float]:
 def write_huge_log(root: Path, lines: int) -> None:
     """A valid run with a log of `lines` records, measured every 5th line (p=113's 56 Fourier norms)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from grok_tui.config import Config
+    from grok_tui.core.config import Config
 
     paths = root / "logs" / "huge"
     paths.mkdir(parents=True)

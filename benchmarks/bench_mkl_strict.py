@@ -34,11 +34,11 @@ def child(mode: str, preset_name: str, threads: int, root: str) -> None:
 
     import torch
 
-    from grok_tui.config import preset
-    from grok_tui.engine import last_position_logits
-    from grok_tui.numerics import mkl_is_strict
-    from grok_tui.runs import RunPaths
-    from grok_tui.trainer import TrainingLoop
+    from grok_tui.core.config import preset
+    from grok_tui.experiment.engine import last_position_logits
+    from grok_tui.experiment.numerics import mkl_is_strict
+    from grok_tui.run.paths import RunPaths
+    from grok_tui.training.loop import TrainingLoop
 
     torch.set_num_threads(threads)
     config = preset(preset_name, device="cpu", tag=f"{preset_name}-{mode}")

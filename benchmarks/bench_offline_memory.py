@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
-from grok_tui.config import Config
-from grok_tui.model import SimpleTransformer
-from grok_tui.runs import RunPaths
-from grok_tui.snapshots import save_snapshot
+from grok_tui.core.config import Config
+from grok_tui.experiment.model import SimpleTransformer
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.snapshots import save_snapshot
 
 
 def main() -> None:

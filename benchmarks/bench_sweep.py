@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grok_tui.sweep import default_workers
+from grok_tui.sweeps.grid import default_workers
 
 CASES = {
     # name: (flags shared by every member, seeds, epochs)

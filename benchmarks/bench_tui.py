@@ -65,11 +65,11 @@ import numpy as np
 import torch
 from textual.pilot import Pilot
 
-from grok_tui.config import Config, preset
-from grok_tui.runlog import READ_CHUNK, RunLogReader, RunLogWriter, last_record
-from grok_tui.runs import RunPaths
-from grok_tui.series import RunSeries
-from grok_tui.trainer import train_grokking
+from grok_tui.core.config import Config, preset
+from grok_tui.run.log import READ_CHUNK, RunLogReader, RunLogWriter, last_record
+from grok_tui.run.paths import RunPaths
+from grok_tui.figures.series import RunSeries
+from grok_tui.training.trainer import train_grokking
 from grok_tui.tui.app import GrokApp
 from grok_tui.tui.charts import MetricChart
 from grok_tui.tui.live import REFRESH_S, LiveScreen

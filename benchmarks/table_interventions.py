@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grok_tui.groups import Group, group_stats, load_members
-from grok_tui.runs import RunPaths
+from grok_tui.figures.groups import Group, group_stats, load_members
+from grok_tui.run.paths import RunPaths
 
 # (condition, setup, tags)
 CONDITIONS: list[tuple[str, str, list[str]]] = [

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from grok_tui.config import Config
+from grok_tui.core.config import Config
 
 
 @pytest.fixture(autouse=True)
@@ -16,7 +16,7 @@ def no_end_of_run_figures(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     runs in the suite) unless the test is marked `figures`. The figures have tests of their own, and every
     `grok-tui` subprocess writes them as a user's run does."""
     if request.node.get_closest_marker("figures") is None:
-        from grok_tui import trainer
+        from grok_tui.training import loop as trainer
 
         monkeypatch.setattr(trainer, "_write_curves", lambda paths: None)
 

@@ -1,6 +1,6 @@
 """A fingerprint of this machine's float kernels: which recorded bitwise fixtures can hold here.
 
-Bitwise equality is promised for one environment (grok_tui/environment.py): other CPUs run other MKL
+Bitwise equality is promised for one environment (grok_tui/run/sessions.py): other CPUs run other MKL
 and vector kernels, and a log recorded on an AMD EPYC differs from a Xeon's from epoch 0, in the 9th
 digit. The fingerprint hashes the results of the products, reductions and float64 log-softmax of a small
 transformer's step, in its shapes and both orientations, on fixed inputs, using torch alone (none of

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from grok_tui.analysis import load_run
-from grok_tui.config import ConfigError
-from grok_tui.data import make_dataset
-from grok_tui.runs import RunLock, RunPaths
-from grok_tui.trainer import train_grokking
+from grok_tui.measures.loaded_run import load_run
+from grok_tui.core.config import ConfigError
+from grok_tui.experiment.data import make_dataset
+from grok_tui.run.lock import RunLock
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.trainer import train_grokking
 from conftest import tiny_config
 
 CONFIG = tiny_config(num_epochs=120, log_every=20, measure_every=40, snapshot_every=40, threads=1)

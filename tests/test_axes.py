@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grok_tui.axes import Ticks, frequency_ticks, log_axis, round_ticks, spaced_labels
-from grok_tui.series import linear_ticks, log_ticks
+from grok_tui.figures.axes import Ticks, frequency_ticks, log_axis, round_ticks, spaced_labels
+from grok_tui.figures.series import linear_ticks, log_ticks
 
 
 def test_round_ticks_are_round_numbers_not_fractions_of_the_range() -> None:

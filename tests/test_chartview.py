@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grok_tui.chartview import (
-    MIN_ZOOM_RECORDS, ChartView, cursor_index, cursor_to_end, move_cursor, show_cursor, to_axis, window, zoom,
-)
+from grok_tui.figures.chartview import (MIN_ZOOM_RECORDS, ChartView, cursor_index, cursor_to_end, move_cursor, show_cursor, to_axis, window, zoom)
 
 EPOCHS = np.arange(0, 3001, 10)
 

@@ -12,17 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from grok_tui.atomic import atomic_write_bytes, atomic_write_with
-from grok_tui.checkpoint import (
-    FORMAT,
-    CheckpointError,
-    load_checkpoint,
-    restore_rng_states,
-    rng_states,
-    save_checkpoint,
-)
-from grok_tui.config import Config
-from grok_tui.model import SimpleTransformer
+from grok_tui.core.atomic import atomic_write_bytes, atomic_write_with
+from grok_tui.core.errors import CheckpointError
+from grok_tui.run.checkpoint import FORMAT, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from grok_tui.core.config import Config
+from grok_tui.experiment.model import SimpleTransformer
 
 
 @pytest.fixture(autouse=True)

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from grok_tui.checkpoint import load_checkpoint
-from grok_tui.config import Config
+from grok_tui.run.checkpoint import load_checkpoint
+from grok_tui.core.config import Config
 
 TINY = ["--p", "11", "--d-model", "16", "--num-heads", "2", "--frac-train", "0.5", "--device", "cpu"]
 LONG = [*TINY, "--num-epochs", "1000000", "--log-every", "1000", "--checkpoint-every", "100000"]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_config
-from grok_tui.cli import main
-from grok_tui.runlog import RunLogWriter
-from grok_tui.runs import RunPaths
+from grok_tui.cli.main import main
+from grok_tui.run.log import RunLogWriter
+from grok_tui.run.paths import RunPaths
 
 
 def write_run(root: Path, tag: str, grok_at: int, last: int, num_epochs: int = 1000, every: int = 10,
@@ -83,7 +83,7 @@ def test_single_run_figures_follow_the_suffix_too(runs: Path, tmp_path: Path,
 
 
 def test_comparison_groups_seeds_with_a_band_and_a_legend_outside(runs: Path, tmp_path: Path) -> None:
-    from grok_tui.plotting import plot_comparison
+    from grok_tui.figures.comparison import plot_comparison
 
     tags = ["wd1-s0", "wd1-s1", "wd1-s2", "wd03-s0", "wd03-s1", "wd03-s2"]
     fig = plot_comparison(tags, out=tmp_path / "c.png", root=runs, log_x=True, size=(7.0, 6.0))
@@ -154,7 +154,7 @@ def test_list_says_stopped_for_a_run_that_grokked_before_its_end(root: Path,
 
 
 def test_start_date_comes_from_the_first_session_and_a_hostile_file_is_not_recorded(root: Path) -> None:
-    from grok_tui.runs import started_at
+    from grok_tui.run.summary import started_at
 
     paths = write_run(root, "dated", 300, 500)
     assert started_at(paths) is None  # no sessions.jsonl: not recorded (config.json's mtime would lie)

@@ -14,8 +14,9 @@ import pytest
 from textual.widgets import DataTable
 
 from conftest import tiny_config
-from grok_tui.runlog import RunLogWriter
-from grok_tui.runs import RunLock, RunPaths
+from grok_tui.run.log import RunLogWriter
+from grok_tui.run.lock import RunLock
+from grok_tui.run.paths import RunPaths
 from grok_tui.tui.app import GrokApp
 from grok_tui.tui.compare import PALETTE, CompareChart, CompareScreen, dim
 from grok_tui.tui.live import LiveScreen
@@ -142,7 +143,7 @@ async def test_two_seeds_are_one_group_with_a_band_and_t_shows_the_runs(fixture_
 
 
 async def test_a_run_training_in_the_background_moves_its_line(root: Path) -> None:
-    from grok_tui.trainer import train_grokking
+    from grok_tui.training.trainer import train_grokking
 
     write_run(root, "done", 300)
     config = tiny_config(tag="live", num_epochs=200, log_every=10, checkpoint_every=1000, lr=3e-3, threads=1)
@@ -198,13 +199,15 @@ async def test_delete_asks_n_keeps_y_deletes_and_a_training_run_is_refused(fixtu
 
 async def test_export_writes_the_figure_with_the_views_axes(fixture_root: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import grok_tui.plotting as plotting
+    import grok_tui.figures.comparison as plotting
 
     calls: list[dict[str, Any]] = []
     real = plotting.plot_comparison
     monkeypatch.setattr(plotting, "plot_comparison", lambda *a, **k: calls.append(k) or real(*a, **k))
     exported: list[dict[str, Any]] = []
-    monkeypatch.setattr(plotting, "export_run", lambda tag, **k: exported.append(k) or [Path("x.png")])
+    import grok_tui.figures.curves as curves
+
+    monkeypatch.setattr(curves, "export_run", lambda tag, **k: exported.append(k) or [Path("x.png")])
     app = GrokApp(root=fixture_root, compare=["wd1-s0", "wd1-s1"])
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("l", "e")

@@ -7,14 +7,7 @@ import math
 
 import pytest
 
-from grok_tui.config import (
-    EXPERIMENT_FIELDS,
-    PRESETS,
-    Config,
-    ConfigError,
-    preset,
-    validate,
-)
+from grok_tui.core.config import EXPERIMENT_FIELDS, PRESETS, Config, ConfigError, preset, validate
 
 # ---------------------------------------------------------------- defaults
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from grok_tui.config import OPERATIONS, Config
-from grok_tui.data import all_pairs, labels_for, make_dataset, split_order
+from grok_tui.core.config import OPERATIONS, Config
+from grok_tui.experiment.data import all_pairs, labels_for, make_dataset, split_order
 
 P_SMALL = 7
 

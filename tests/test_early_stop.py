@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_config
-from grok_tui.checkpoint import load_checkpoint
-from grok_tui.cli import main
-from grok_tui.phases import load_events
-from grok_tui.runlog import read_log
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import train_grokking
+from grok_tui.run.checkpoint import load_checkpoint
+from grok_tui.cli.main import main
+from grok_tui.run.phases import load_events
+from grok_tui.run.log import read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.trainer import train_grokking
 
 # A small config that groks well inside its budget whatever the CPU's bits: seeds 0-7 grokked at epochs
 # 610-1,940 on an AMD EPYC (seed 0, the one used here: 760, about 5 s on one core). p=23 or lr=1e-2 are
@@ -43,7 +43,7 @@ def test_the_run_ends_on_the_first_log_line_n_epochs_after_grokking(early) -> No
     assert read_log(paths.log)[-1]["epoch"] == result.epoch
     assert load_checkpoint(paths.checkpoint)["epoch"] == result.epoch
     assert paths.curves_png.exists()
-    from grok_tui.runs import summarize
+    from grok_tui.run.summary import summarize
 
     assert summarize(paths).status == "done early"  # not "stopped": it ended on purpose
 

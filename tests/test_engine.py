@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from grok_tui.config import OPERATIONS, Config
-from grok_tui.data import make_dataset
-from grok_tui.engine import last_position_logits
-from grok_tui.model import SimpleTransformer, cross_entropy_float64
-from grok_tui.runlog import read_log
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import train_grokking
+from grok_tui.core.config import OPERATIONS, Config
+from grok_tui.experiment.data import make_dataset
+from grok_tui.experiment.engine import last_position_logits
+from grok_tui.experiment.model import SimpleTransformer, cross_entropy_float64
+from grok_tui.run.log import read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.trainer import train_grokking
 
 
 def _random_model(config: Config, seed: int) -> SimpleTransformer:
@@ -109,7 +109,7 @@ def test_training_runs_track_each_other_in_float32(root: Path) -> None:
 
 
 def test_unknown_engine_is_refused(root: Path) -> None:
-    from grok_tui.config import ConfigError
+    from grok_tui.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="engine"):
         train_grokking(tiny_config(), root=root, engine="turbo")

@@ -14,13 +14,11 @@ from hypothesis import strategies as st
 from textual.widgets import Input
 
 from conftest import tiny_config
-from grok_tui.cli import main
-from grok_tui.environment import (
-    ENVIRONMENT_KEYS, TAIL_BYTES, Session, append_session, describe, environment_changes, read_sessions,
-)
-from grok_tui.runlog import RunLogWriter
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import train_grokking
+from grok_tui.cli.main import main
+from grok_tui.run.sessions import (ENVIRONMENT_KEYS, TAIL_BYTES, Session, append_session, describe, environment_changes, read_sessions)
+from grok_tui.run.log import RunLogWriter
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.trainer import train_grokking
 from grok_tui.tui.app import GrokApp
 from grok_tui.tui.form import parse_form
 from grok_tui.tui.live import LiveScreen, StatusPanel

@@ -1,4 +1,4 @@
-"""`grok-tui export` (grok_tui/export.py): the TransformerLens export loads as documented and gives the reference
+"""`grok-tui export` (grok_tui/measures/export.py): the TransformerLens export loads as documented and gives the reference
 model's logits on all p^2 inputs; grok-tui's state dict and the npz round-trip; bad requests are refused."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from grok_tui.analysis import load_run
-from grok_tui.cli import main
-from grok_tui.config import Config
-from grok_tui.export import transformerlens_state_dict
-from grok_tui.model import SimpleTransformer
-from grok_tui.trainer import train_grokking
+from grok_tui.measures.loaded_run import load_run
+from grok_tui.cli.main import main
+from grok_tui.core.config import Config
+from grok_tui.measures.export import transformerlens_state_dict
+from grok_tui.experiment.model import SimpleTransformer
+from grok_tui.training.trainer import train_grokking
 from conftest import tiny_config
 
 CONFIG = tiny_config(p=23, d_model=32, num_heads=4, d_mlp=48, num_epochs=150, log_every=50, measure_every=0,

@@ -35,12 +35,13 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from grok_tui import atomic, runlog
-from grok_tui.checkpoint import load_checkpoint
-from grok_tui.cli import main
-from grok_tui.runlog import RunLogReader, read_log
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import train_grokking
+from grok_tui.core import atomic
+from grok_tui.run import log as runlog
+from grok_tui.run.checkpoint import load_checkpoint
+from grok_tui.cli.main import main
+from grok_tui.run.log import RunLogReader, read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.trainer import train_grokking
 
 TAG = "t"
 STOP_AT, END = 30, 60  # the run on disk is stopped at epoch 30 of 60
@@ -180,7 +181,7 @@ class StopAfter:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A root holding run t stopped at epoch 30 of 60, with a PNG of its curves."""
-    from grok_tui.plotting import plot_training_curves
+    from grok_tui.figures.curves import plot_training_curves
 
     root = tmp_path_factory.mktemp("template")
     result = train_grokking(CONFIG, stop_event=StopAfter(STOP_AT), root=root)

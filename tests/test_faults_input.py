@@ -36,10 +36,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import tiny_config
-from grok_tui.cli import CONFIG_FLAGS, FLOAT, INT, main
-from grok_tui.config import MAX_EPOCHS, MAX_P, MAX_SEED, MAX_THREADS, MAX_WIDTH, OPERATIONS, Config, ConfigError, is_prime, \
-    is_valid_tag, validate
-from grok_tui.runs import RunPaths
+from grok_tui.core.flags import CONFIG_FLAGS
+
+from grok_tui.cli.main import main
+from grok_tui.core.config import (MAX_EPOCHS, MAX_P, MAX_SEED, MAX_THREADS, MAX_WIDTH, OPERATIONS, Config, ConfigError, is_prime, is_valid_tag, validate)
+from grok_tui.run.paths import RunPaths
 
 NAN, INF = float("nan"), float("inf")
 HUGE = 10**300  # the largest ints used below: within float range and far within str()'s digit limit
@@ -227,10 +228,10 @@ BAD_BETA_TEXT = st.one_of(NOT_FLOAT_TEXT, NON_FINITE_TEXT, st.floats(max_value=-
 
 def bad_flag_text(field: str) -> st.SearchStrategy[str]:
     """Text for --FLAG that the CLI must refuse: unparsable, or parsed to a value invalid for the field."""
-    if KIND_OF[field] is INT:
+    if KIND_OF[field] is int:
         parsed = INVALID[field].filter(lambda v: type(v) is int)  # out of range, non-prime, ...
         return st.one_of(NOT_INT_TEXT, parsed.map(str))
-    if KIND_OF[field] is FLOAT:
+    if KIND_OF[field] is float:
         parsed = INVALID[field].filter(lambda v: type(v) in (int, float))
         return st.one_of(NOT_FLOAT_TEXT, NON_FINITE_TEXT, parsed.map(repr))
     return INVALID[field].filter(lambda v: isinstance(v, str) and "\x00" not in v)
@@ -243,7 +244,7 @@ def names_the_field(line: str, field: str) -> bool:
 @pytest.fixture
 def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bad value the CLI wrongly accepted must fail the test at once, not train the paper's run."""
-    from grok_tui import trainer
+    from grok_tui.training import trainer
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a bad value was accepted: training started")

@@ -40,12 +40,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from grok_tui.atomic import leftover_temps
-from grok_tui.checkpoint import load_checkpoint
-from grok_tui.config import Config
-from grok_tui.runlog import RunLogReader, last_record, parse_record, read_log
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import train_grokking
+from grok_tui.core.atomic import leftover_temps
+from grok_tui.run.checkpoint import load_checkpoint
+from grok_tui.core.config import Config
+from grok_tui.run.log import RunLogReader, last_record, parse_record, read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.trainer import train_grokking
 
 KILLS = 20
 SEED = 20240606  # the kill moments: fixed, so the test is reproducible
@@ -220,7 +220,7 @@ def test_kill_9_twenty_times_then_the_run_equals_an_uninterrupted_one(
 def test_a_checkpoint_save_removes_the_temp_files_of_killed_saves_only(tmp_path: Path) -> None:
     """What a kill during torch.save leaves (.checkpoint.pth.<random>.tmp) goes at the next save; nothing
     else in the folder is touched. (The random kills above hit this only by chance.)"""
-    from grok_tui.checkpoint import save_checkpoint
+    from grok_tui.run.checkpoint import save_checkpoint
 
     folder = tmp_path / "models" / TAG
     folder.mkdir(parents=True)

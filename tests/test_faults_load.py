@@ -31,8 +31,9 @@ from typing import Any, TypeVar
 import pytest
 
 from conftest import tiny_config
-from grok_tui.runlog import MAX_LINE, RunLogReader, encode_record
-from grok_tui.runs import RunPaths, summarize
+from grok_tui.run.log import MAX_LINE, RunLogReader, encode_record
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.summary import summarize
 
 GIB = 1 << 30
 MIB = 1 << 20

@@ -1,4 +1,4 @@
-"""plot reads a log thinned while it streams (grok_tui/figure_log.py, issue 16 item 8): bounded records,
+"""plot reads a log thinned while it streams (grok_tui/figures/figure_log.py, issue 16 item 8): bounded records,
 every bucket's extremes kept, the phase events of the whole log, and a short log kept whole."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from grok_tui.figure_log import FIGURE_KEYS, read_figure_log
-from grok_tui.phases import track
-from grok_tui.runlog import RunLogWriter, read_log
+from grok_tui.figures.figure_log import FIGURE_KEYS, read_figure_log
+from grok_tui.run.phases import track
+from grok_tui.run.log import RunLogWriter, read_log
 
 
 def record(epoch: int) -> dict[str, object]:

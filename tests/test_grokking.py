@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from grok_tui.config import Config, preset
-from grok_tui.phases import Event, load_events
-from grok_tui.runlog import Record, read_log
-from grok_tui.runs import RunPaths, first_epoch_reaching
-from grok_tui.trainer import train_grokking
+from grok_tui.core.config import Config, preset
+from grok_tui.run.phases import Event, load_events
+from grok_tui.run.log import Record, read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.summary import first_epoch_reaching
+from grok_tui.training.trainer import train_grokking
 
 QuickRun = tuple[Config, list[Record], list[Event], list[Event]]
 

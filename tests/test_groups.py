@@ -1,4 +1,4 @@
-"""Seed groups, bands and summaries (grok_tui/groups.py), checked against numpy on fixture logs."""
+"""Seed groups, bands and summaries (grok_tui/figures/groups.py), checked against numpy on fixture logs."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from grok_tui.groups import (Member, Spread, band, differing_fields, format_value, group_runs, group_stats,
-                             load_member, load_members, run_stats)
-from grok_tui.runlog import RunLogWriter
-from grok_tui.runs import RunPaths
-from grok_tui.series import RunSeries
+from grok_tui.figures.groups import (Member, Spread, band, differing_fields, format_value, group_runs, group_stats, load_member, load_members, run_stats)
+from grok_tui.run.log import RunLogWriter
+from grok_tui.run.paths import RunPaths
+from grok_tui.figures.series import RunSeries
 
 
 def record(epoch: int, scale: float, grok_at: int) -> dict:
@@ -56,7 +55,7 @@ def test_seed_only_differences_group_and_anything_else_splits(root: Path) -> Non
 
 
 def test_tags_text_names_a_groups_runs_briefly() -> None:
-    from grok_tui.groups import tags_text
+    from grok_tui.figures.groups import tags_text
 
     assert tags_text(["quick-wd1-s0", "quick-wd1-s1", "quick-wd1-s12"]) == "quick-wd1-s{0,1,12}"
     assert tags_text(["alpha", "beta"]) == "alpha,beta" and tags_text(["one"]) == "one"

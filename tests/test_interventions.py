@@ -19,15 +19,16 @@ from torch import nn
 
 from conftest import tiny_config
 from kernel_fingerprint import kernel_fingerprint
-from grok_tui.checkpoint import load_checkpoint, save_checkpoint
-from grok_tui.cli import main
-from grok_tui.config import Config, ConfigError
-from grok_tui.errors import CheckpointError
-from grok_tui.interventions import GrokfastEMA, GrokfastMA, orthogonalize_gradients
-from grok_tui.losses import example_losses
-from grok_tui.runlog import read_log
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import TrainingLoop, train_grokking
+from grok_tui.run.checkpoint import load_checkpoint, save_checkpoint
+from grok_tui.cli.main import main
+from grok_tui.core.config import Config, ConfigError
+from grok_tui.core.errors import CheckpointError
+from grok_tui.experiment.interventions import GrokfastEMA, GrokfastMA, orthogonalize_gradients
+from grok_tui.experiment.losses import example_losses
+from grok_tui.run.log import read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.loop import TrainingLoop
+from grok_tui.training.trainer import train_grokking
 
 FIXTURE = Path(__file__).parent / "data" / "baseline_before_interventions.json"
 # Every method on, one at a time, and all at once (Grokfast's window kept small so it fills in a test).
@@ -281,7 +282,7 @@ def test_cli_flags_set_the_fields(root: Path, capsys: pytest.CaptureFixture[str]
 def test_a_chunked_training_step_matches_the_full_batch(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A training set that does not fit in one chunk: gradients summed over chunks equal the full batch's
     up to float rounding (a set that fits is computed exactly as before: the fixture test above)."""
-    import grok_tui.trainer as trainer
+    import grok_tui.experiment.evaluation as trainer
 
     config = tiny_config(tag="c", threads=1, num_epochs=1, measure_every=0, loss="stablemax")
     paths = RunPaths.of("c", root)

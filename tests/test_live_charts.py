@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grok_tui.progress import format_percent, format_sci
-from grok_tui.smoothing import smooth_curve
+from grok_tui.core.text import format_percent, format_sci
+from grok_tui.figures.smoothing import smooth_curve
 from grok_tui.tui.app import GrokApp
-from grok_tui.chartview import to_axis
+from grok_tui.figures.chartview import to_axis
 from grok_tui.tui.charts import CURSOR_COLOR, EVENT_TAGS, ChartPanel, MetricChart
 from grok_tui.tui.live import LiveScreen, StatusPanel
 from test_snapshots import write_fixture_run

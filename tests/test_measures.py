@@ -1,4 +1,4 @@
-"""Progress measures (grok_tui/measures.py): the Fourier basis, planted signals, restricted and excluded
+"""Progress measures (grok_tui/measures/progress_measures.py): the Fourier basis, planted signals, restricted and excluded
 loss on logits built by hand, Gini, the group frames, and measuring a real model."""
 
 from __future__ import annotations
@@ -9,21 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from grok_tui.config import Config
-from grok_tui.data import make_dataset
-from grok_tui.measures import (
-    ProgressMeasures,
-    fourier_2d,
-    fourier_basis,
-    frequency_norms,
-    gini,
-    group_frame,
-    inverse_fourier_2d,
-    key_components,
-    key_frequencies,
-    primitive_root,
-)
-from grok_tui.model import SimpleTransformer
+from grok_tui.core.config import Config
+from grok_tui.experiment.data import make_dataset
+from grok_tui.measures.progress_measures import (ProgressMeasures, fourier_2d, fourier_basis, frequency_norms, gini, group_frame, inverse_fourier_2d, key_components, key_frequencies, primitive_root)
+from grok_tui.experiment.model import SimpleTransformer
 
 
 @pytest.mark.parametrize("n", [3, 4, 11, 12, 46, 47, 113])
@@ -184,7 +173,7 @@ def test_measuring_does_not_touch_the_random_number_generators() -> None:
 
 def test_class_blocks_give_the_same_losses_as_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
     """Large p is measured in blocks of output classes; the log-sum-exp across blocks must be exact."""
-    import grok_tui.measures as measures_module
+    import grok_tui.measures.progress_measures as measures_module
 
     config, measures = _measures(13, "sub")
     torch.manual_seed(1)

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grok_tui.config import Config
-from grok_tui.data import make_dataset
-from grok_tui.model import SimpleTransformer, cross_entropy_float64, sum_squared_weights
+from grok_tui.core.config import Config
+from grok_tui.experiment.data import make_dataset
+from grok_tui.experiment.model import SimpleTransformer, cross_entropy_float64, sum_squared_weights
 
 
 def _model(seed: int = 0, **overrides) -> SimpleTransformer:
@@ -144,7 +144,7 @@ def test_init_follows_global_torch_seed() -> None:
 
 def test_float64_work_of_mps_tensors_goes_to_the_cpu() -> None:
     """Apple's MPS has no float64: the float64 loss, metrics and measures of an MPS run use the CPU."""
-    from grok_tui.model import float64_device
+    from grok_tui.experiment.model import float64_device
 
     assert float64_device(torch.device("mps")) == torch.device("cpu")
     assert float64_device(torch.device("cuda", 1)) == torch.device("cuda", 1)

@@ -51,6 +51,6 @@ def test_a_product_before_the_import_is_reported_not_strict() -> None:
 
 def test_this_test_process_runs_strict() -> None:
     """The suite's bitwise comparisons in this process rely on it (grok_tui is imported before any product)."""
-    from grok_tui.numerics import mkl_is_strict
+    from grok_tui.experiment.numerics import mkl_is_strict
 
     assert mkl_is_strict() in (True, None)

@@ -1,4 +1,4 @@
-"""Offline progress measures (grok_tui/offline_measures.py, `grok-tui measures`, `plot --measures --offline`):
+"""Offline progress measures (grok_tui/measures/offline.py, `grok-tui measures`, `plot --measures --offline`):
 one fixed key set over the snapshots, on a run whose snapshots carry planted key frequencies."""
 
 from __future__ import annotations
@@ -9,17 +9,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from grok_tui.cli import main
-from grok_tui.config import Config
-from grok_tui.data import make_dataset
-from grok_tui.measures import ProgressMeasures
-from grok_tui.model import SimpleTransformer
-from grok_tui.offline_measures import (ClassBlockLogits, final_residual, measure_run, merged_records,
-                                       offline_measures_path, offline_png_path)
-from grok_tui.runlog import read_log
-from grok_tui.runs import RunPaths
-from grok_tui.snapshots import save_snapshot
-from grok_tui.trainer import all_logits, reference_logits, train_grokking
+from grok_tui.cli.main import main
+from grok_tui.core.config import Config
+from grok_tui.experiment.data import make_dataset
+from grok_tui.measures.progress_measures import ProgressMeasures
+from grok_tui.experiment.model import SimpleTransformer
+from grok_tui.measures.offline import (ClassBlockLogits, final_residual, measure_run, merged_records, offline_measures_path)
+from grok_tui.figures.offline import offline_png_path
+from grok_tui.run.log import read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.snapshots import save_snapshot
+from grok_tui.experiment.evaluation import all_logits, reference_logits
+from grok_tui.training.trainer import train_grokking
 from conftest import tiny_config
 
 P = 23
@@ -83,7 +84,7 @@ def test_keys_live_and_keys_given_by_hand(root: Path) -> None:
 def test_offline_values_equal_the_live_functions_on_the_full_logits(root: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The bounded-memory path (residual + class blocks on demand) gives the live measures' numbers."""
-    import grok_tui.measures as measures_module
+    import grok_tui.measures.progress_measures as measures_module
 
     paths = train_grokking(tiny_config(p=23, d_model=32, num_heads=4, num_epochs=100, log_every=50,
                                        measure_every=50, snapshot_every=50, threads=1), root=root).paths

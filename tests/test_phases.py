@@ -1,4 +1,4 @@
-"""Phase events (grok_tui/phases.py): detection rules, events.json across resume and cut-back, and
+"""Phase events (grok_tui/run/phases.py): detection rules, events.json across resume and cut-back, and
 where they are shown (the `train` progress output and `grok-tui list`)."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_config
-from grok_tui.cli import main
-from grok_tui.phases import PhaseTracker, load_events, save_events, track
-from grok_tui.runlog import encode_record, read_log
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import train_grokking
+from grok_tui.cli.main import main
+from grok_tui.run.phases import PhaseTracker, load_events, save_events, track
+from grok_tui.run.log import encode_record, read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.trainer import train_grokking
 
 
 def rec(epoch: int, train_acc: float, test_acc: float, restricted: float | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from grok_tui.plotting import COMPARE_SIZE, legend_columns
+from grok_tui.figures.style import COMPARE_SIZE, legend_columns
 
 
 def test_long_labels_take_one_column_and_short_ones_three() -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_config
-from grok_tui.plotting import NoDataError, plot_training_curves
-from grok_tui.runlog import RunLogWriter
-from grok_tui.runs import RunPaths
+from grok_tui.core.errors import NoDataError
+from grok_tui.figures.curves import plot_training_curves
+from grok_tui.run.log import RunLogWriter
+from grok_tui.run.paths import RunPaths
 
 
 def _fake_run(root: Path, tag: str = "fake") -> RunPaths:

@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grok_tui.config import Config, ConfigError, is_valid_tag
-from grok_tui.runlog import RunLogReader, encode_record
-from grok_tui.runs import RunPaths
+from grok_tui.core.config import Config, ConfigError, is_valid_tag
+from grok_tui.run.log import RunLogReader, encode_record
+from grok_tui.run.paths import RunPaths
 
 ANY_VALUE = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),

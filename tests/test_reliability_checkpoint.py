@@ -25,12 +25,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import tiny_config
-from grok_tui.checkpoint import checkpoint_problem, restore_rng_states, validate_checkpoint
-from grok_tui.cli import main
-from grok_tui.errors import CheckpointError
-from grok_tui.model import SimpleTransformer
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import train_grokking, warmup_factor
+from grok_tui.run.checkpoint import checkpoint_problem, restore_rng_states, validate_checkpoint
+from grok_tui.cli.main import main
+from grok_tui.core.errors import CheckpointError
+from grok_tui.experiment.model import SimpleTransformer
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.trainer import train_grokking
+from grok_tui.experiment.optimizers import warmup_factor
 
 CONFIG = tiny_config(num_epochs=20, log_every=5, checkpoint_every=10, measure_every=0)
 

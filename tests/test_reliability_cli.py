@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_config
-from grok_tui.cli import build_parser, main
-from grok_tui.trainer import train_grokking
+from grok_tui.cli.main import build_parser, main
+from grok_tui.training.trainer import train_grokking
 
 TINY_FLAGS = ["--p", "11", "--d-model", "16", "--num-heads", "2", "--frac-train", "0.5", "--num-epochs", "5",
               "--log-every", "5", "--measure-every", "0", "--device", "cpu"]

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_config
-from grok_tui.cli import main
-from grok_tui.config import CONFIG_MAX_BYTES, Config, ConfigError
-from grok_tui.runs import RunPaths, list_runs
-from grok_tui.trainer import train_grokking
+from grok_tui.cli.main import main
+from grok_tui.core.config import CONFIG_MAX_BYTES, Config, ConfigError
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.summary import list_runs
+from grok_tui.training.trainer import train_grokking
 
 # config.json edits (None: remove nothing, replace the whole file with the bytes given instead)
 EDITS: dict[str, dict[str, object]] = {
@@ -230,8 +231,9 @@ async def test_watch_opens_a_broken_run_without_crashing(broken_root: Path, tag:
 
 
 def test_the_sweep_readers_show_good_members_beside_broken_ones(tmp_path: Path) -> None:
-    from grok_tui.sweep import expand, save_definition
-    from grok_tui.sweep_plot import member_results, plot_sweep
+    from grok_tui.sweeps.grid import expand, save_definition
+    from grok_tui.sweeps.results import member_results
+    from grok_tui.sweeps.figure import plot_sweep
 
     sweep = expand("s", tiny_config(num_epochs=20, measure_every=10), {"seed": [0, 1, 2, 3]})
     save_definition(tmp_path, sweep)

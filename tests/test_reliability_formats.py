@@ -19,10 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import tiny_config
-from grok_tui.cli import main
-from grok_tui.config import Config, ConfigError, validate
-from grok_tui.phases import Event, grokked_epoch, load_events
-from grok_tui.runs import RunLock, RunPaths, _read_owner, held_message, lock_owner, summarize
+from grok_tui.cli.main import main
+from grok_tui.core.config import Config, ConfigError, validate
+from grok_tui.run.phases import Event, grokked_epoch, load_events
+from grok_tui.run.lock import RunLock, _read_owner, held_message, lock_owner
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.summary import summarize
 
 FIELDS = [field.name for field in dataclasses.fields(Config)]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.integers(-3, 200),

@@ -25,9 +25,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grok_tui import runs
-from grok_tui.errors import RunLockedError, UnsafeTargetError
-from grok_tui.runs import RunLock, RunPaths, lock_owner
+from grok_tui.run import lock as runs
+from grok_tui.core.errors import RunLockedError, UnsafeTargetError
+from grok_tui.run.lock import RunLock, lock_owner
+from grok_tui.run.paths import RunPaths
 
 # A driver forks the pairs itself (os.fork: cheap, and the two children of a pair are released by one write
 # to a pipe, so they call acquire() at the same instant). Each child that gets the lock creates a marker

@@ -26,13 +26,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import tiny_config
-from grok_tui.cli import main
-from grok_tui.errors import NoDataError
-from grok_tui.phases import track
-from grok_tui.plotting import measures_figure, training_figure
-from grok_tui.runlog import CORE_KEYS, NUMBER_KEYS, RunLogReader, cut_back, encode_record, last_record, read_log
-from grok_tui.runs import RunPaths, summarize
-from grok_tui.series import RunSeries
+from grok_tui.cli.main import main
+from grok_tui.core.errors import NoDataError
+from grok_tui.run.phases import track
+from grok_tui.figures.curves import measures_figure, training_figure
+from grok_tui.run.log import CORE_KEYS, NUMBER_KEYS, RunLogReader, cut_back, encode_record, last_record, read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.summary import summarize
+from grok_tui.figures.series import RunSeries
 
 DEEP = b"[" * 200_000
 DIGITS_4000 = b"9" * 4000
@@ -166,7 +167,7 @@ def test_list_and_plot_skip_the_line_and_exit_0(tmp_path: Path, line: bytes, cap
 
 
 def test_the_trainer_resumes_a_run_whose_log_holds_hostile_lines(tmp_path: Path) -> None:
-    from grok_tui.trainer import train_grokking
+    from grok_tui.training.trainer import train_grokking
 
     config = tiny_config(num_epochs=10, log_every=5, checkpoint_every=10, measure_every=0)
     train_grokking(config, root=tmp_path)
@@ -189,7 +190,7 @@ def test_the_trainer_resumes_a_run_whose_log_holds_hostile_lines(tmp_path: Path)
 def test_events_json_of_any_content_reads_as_no_events(tmp_path: Path, content: bytes) -> None:
     import os
 
-    from grok_tui.phases import load_events
+    from grok_tui.run.phases import load_events
 
     path = tmp_path / "events.json"
     if content == b"FIFO":

@@ -14,11 +14,11 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from grok_tui import trainer
-from grok_tui.data import make_dataset
-from grok_tui.engine import last_position_logits
-from grok_tui.model import SimpleTransformer
-from grok_tui.trainer import all_logits, evaluate, metrics_of
+from grok_tui.experiment import evaluation as trainer
+from grok_tui.experiment.data import make_dataset
+from grok_tui.experiment.engine import last_position_logits
+from grok_tui.experiment.model import SimpleTransformer
+from grok_tui.experiment.evaluation import all_logits, evaluate, metrics_of
 
 
 def unchunked_metrics(logits: torch.Tensor, data) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -62,7 +62,7 @@ def test_chunked_logits_match_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     assert evaluate(model, data) == pytest.approx(unchunked_metrics(whole, data), rel=1e-6)
 
 
-# ---------------------------------------------------------------- the log point at large p (grok_tui/memory.py)
+# ---------------------------------------------------------------- the log point at large p (grok_tui/experiment/memory.py)
 
 
 def trained_tiny_model(p: int = 31):  # type: ignore[no-untyped-def]
@@ -77,7 +77,7 @@ def trained_tiny_model(p: int = 31):  # type: ignore[no-untyped-def]
 
 
 def test_residual_logits_rebuild_the_logits_by_rows_and_by_classes() -> None:
-    from grok_tui.memory import ResidualLogits
+    from grok_tui.experiment.memory import ResidualLogits
 
     _, model, data = trained_tiny_model()
     whole = all_logits(model, data)
@@ -91,9 +91,9 @@ def test_residual_logits_rebuild_the_logits_by_rows_and_by_classes() -> None:
 
 
 def test_the_measures_by_class_blocks_equal_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
-    from grok_tui import measures
-    from grok_tui.measures import ProgressMeasures
-    from grok_tui.memory import ResidualLogits
+    from grok_tui.measures import progress_measures as measures
+    from grok_tui.measures.progress_measures import ProgressMeasures
+    from grok_tui.experiment.memory import ResidualLogits
 
     config, model, data = trained_tiny_model()
     logits = all_logits(model, data)
@@ -114,9 +114,9 @@ def test_the_measures_by_class_blocks_equal_one_block(monkeypatch: pytest.Monkey
 
 def test_a_log_point_keeps_the_whole_logits_when_they_fit_and_the_residual_when_not(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from grok_tui.memory import ResidualLogits
-    from grok_tui.runs import RunPaths
-    from grok_tui.trainer import TrainingLoop
+    from grok_tui.experiment.memory import ResidualLogits
+    from grok_tui.run.paths import RunPaths
+    from grok_tui.training.loop import TrainingLoop
 
     config = tiny_config(p=31, d_model=32, num_heads=2, measure_every=1, log_every=1)
     paths = RunPaths.of(config.tag, tmp_path)
@@ -140,9 +140,11 @@ def test_a_log_point_keeps_the_whole_logits_when_they_fit_and_the_residual_when_
 
 def test_a_run_that_cannot_fit_is_refused_with_an_estimate_and_nothing_written(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from grok_tui.cli import main
+    from grok_tui.cli.main import main
 
-    monkeypatch.setattr(trainer, "available_bytes", lambda: 10**9)  # a machine with 1 GB free
+    from grok_tui.training import trainer as training
+
+    monkeypatch.setattr(training, "available_bytes", lambda: 10**9)  # a machine with 1 GB free
     status = main(["train", "--root", str(tmp_path), "--tag", "big", "--p", "503", "--num-epochs", "1"])
     err = capsys.readouterr().err.splitlines()
     assert status == 2 and len(err) == 1, err
@@ -152,8 +154,8 @@ def test_a_run_that_cannot_fit_is_refused_with_an_estimate_and_nothing_written(
 
 
 def test_the_estimate_grows_with_p_and_d_model_and_fits_the_paper_run_anywhere() -> None:
-    from grok_tui.config import Config, ConfigError
-    from grok_tui.memory import available_bytes, check_fits, estimate_bytes
+    from grok_tui.core.config import Config, ConfigError
+    from grok_tui.experiment.memory import available_bytes, check_fits, estimate_bytes
 
     def estimate(**fields: object) -> int:
         return estimate_bytes(Config(**fields), trainer.TRAIN_CHUNK_BYTES, trainer.EVAL_CHUNK_BYTES)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@
 - A stop signal gives its own exit status whenever it arrives: 143 (SIGTERM), 129 (SIGHUP), 130 (SIGINT),
   also during the figures written after the last epoch (forced slow here), and for a second signal.
 - elapsed_s counts training time: the time the process was stopped (SIGTSTP or SIGSTOP, then SIGCONT) is
-  left out (grok_tui/stopclock.py).
+  left out (grok_tui/run/stopclock.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ EXPORT_S = 4.0
 # `grok-tui train` whose end-of-run figures take EXPORT_S seconds, announced by a marker file.
 SLOW_EXPORT = f"""
 import pathlib, sys, time
-from grok_tui import plotting
+from grok_tui.figures import curves as plotting
 marker, real = pathlib.Path(sys.argv[1]), plotting.export_run
 def slow_export(tag, root=None, log_x=False):
     marker.write_text("exporting")

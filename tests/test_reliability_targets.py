@@ -1,6 +1,6 @@
 """Write targets that are not ours to replace (issue 16, items 2, 7 and 9).
 
-One policy, for a user's `--out` and for the files in run folders alike (grok_tui/atomic.py):
+One policy, for a user's `--out` and for the files in run folders alike (grok_tui/core/atomic.py):
 - a regular file is replaced atomically; a symlink to a regular file is written through (the link stays,
   the file it points to is replaced atomically, its temp file beside it);
 - anything else that is there (a FIFO, a folder, a symlink to a FIFO, a dangling symlink) is refused with
@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_config
-from grok_tui.atomic import atomic_write_bytes, leftover_temps
-from grok_tui.cli import main
-from grok_tui.errors import UnsafeTargetError
-from grok_tui.runlog import RunLogReader, read_log
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import train_grokking
+from grok_tui.core.atomic import atomic_write_bytes, leftover_temps
+from grok_tui.cli.main import main
+from grok_tui.core.errors import UnsafeTargetError
+from grok_tui.run.log import RunLogReader, read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.trainer import train_grokking
 
 CONFIG = tiny_config(num_epochs=10, log_every=5, checkpoint_every=5, measure_every=0)
 

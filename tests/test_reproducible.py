@@ -22,15 +22,17 @@ from typing import Any
 import pytest
 import torch
 
-from grok_tui.checkpoint import load_checkpoint
-from grok_tui.config import preset
-from grok_tui.data import make_dataset
-from grok_tui.engine import last_position_logits
-from grok_tui.environment import default_threads, read_sessions
-from grok_tui.model import SimpleTransformer, cross_entropy_float64
-from grok_tui.runlog import read_log
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import reference_logits, seed_everything, train_grokking
+from grok_tui.run.checkpoint import load_checkpoint
+from grok_tui.core.config import preset
+from grok_tui.experiment.data import make_dataset
+from grok_tui.experiment.engine import last_position_logits
+from grok_tui.run.sessions import default_threads, read_sessions
+from grok_tui.experiment.model import SimpleTransformer, cross_entropy_float64
+from grok_tui.run.log import read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.experiment.evaluation import reference_logits
+from grok_tui.experiment.optimizers import seed_everything
+from grok_tui.training.trainer import train_grokking
 
 QUICK = ["--preset", "quick", "--device", "cpu", "--log-every", "5"]
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}

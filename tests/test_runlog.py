@@ -8,15 +8,7 @@ import os
 
 import pytest
 
-from grok_tui.runlog import (
-    MAX_LINE,
-    RunLogReader,
-    RunLogWriter,
-    cut_back,
-    encode_record,
-    last_record,
-    read_log,
-)
+from grok_tui.run.log import MAX_LINE, RunLogReader, RunLogWriter, cut_back, encode_record, last_record, read_log
 
 
 def _rec(epoch: int, **extra) -> dict:
@@ -278,7 +270,7 @@ def test_huge_garbage_line_across_many_chunks_counted_once(tmp_path, max_bytes: 
 
 
 def test_read_log_garbage_larger_than_read_chunk(tmp_path) -> None:
-    from grok_tui.runlog import READ_CHUNK
+    from grok_tui.run.log import READ_CHUNK
 
     path = tmp_path / "log.jsonl"
     path.write_bytes(b"z" * (READ_CHUNK + 1000) + b"\n" + _lines([_rec(3), _rec(4)]))

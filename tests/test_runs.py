@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_config
-from grok_tui import runs
-from grok_tui.runlog import RunLogWriter
-from grok_tui.runs import RunPaths, RunSummaryCache, list_runs
+from grok_tui.run import summary as runs
+from grok_tui.run.log import RunLogWriter
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.summary import RunSummaryCache, list_runs
 
 
 def _write_run(root: Path, tag: str, epochs: list[int]) -> RunPaths:

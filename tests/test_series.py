@@ -7,16 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from grok_tui.runlog import LogUpdate, RunLogReader, RunLogWriter, cut_back, read_log
-from grok_tui.runs import first_epoch_reaching
-from grok_tui.series import (
-    SERIES_KEYS,
-    RunSeries,
-    downsample_minmax,
-    log10_safe,
-    log_ticks,
-    smooth_ema,
-)
+from grok_tui.run.log import LogUpdate, RunLogReader, RunLogWriter, cut_back, read_log
+from grok_tui.run.summary import first_epoch_reaching
+from grok_tui.figures.series import SERIES_KEYS, RunSeries, downsample_minmax, log10_safe, log_ticks, smooth_ema
 
 
 def _records(n: int, every: int = 1, start: int = 0) -> list[dict]:

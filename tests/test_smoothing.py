@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from grok_tui.smoothing import SMOOTHING_STEPS, next_smoothing, smooth_curve
+from grok_tui.figures.smoothing import SMOOTHING_STEPS, next_smoothing, smooth_curve
 
 
 def debiased_ema(values: list[float], weight: float) -> list[float]:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_config
-from grok_tui.runlog import RunLogWriter
-from grok_tui.runs import RunPaths
+from grok_tui.run.log import RunLogWriter
+from grok_tui.run.paths import RunPaths
 from grok_tui.tui.app import GrokApp
 
 

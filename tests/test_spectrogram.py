@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from grok_tui.chartview import ChartView
-from grok_tui.plotting import plot_progress_measures
-from grok_tui.runlog import read_log
-from grok_tui.runs import RunPaths
-from grok_tui.series import RunSeries
+from grok_tui.figures.chartview import ChartView
+from grok_tui.figures.curves import plot_progress_measures
+from grok_tui.run.log import read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.figures.series import RunSeries
 from grok_tui.tui.charts import HEAT_COLORS, rich_color, spectrogram_text
 from test_snapshots import fixture_measures, write_fixture_run
 

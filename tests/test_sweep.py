@@ -15,13 +15,14 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from grok_tui.checkpoint import load_checkpoint
-from grok_tui.config import ConfigError, is_valid_tag
-from grok_tui.environment import read_sessions
-from grok_tui.runlog import read_log
-from grok_tui.runs import RunPaths, lock_owner
-from grok_tui.sweep import expand, member_tag, parse_values
-from grok_tui.trainer import train_grokking
+from grok_tui.run.checkpoint import load_checkpoint
+from grok_tui.core.config import ConfigError, is_valid_tag
+from grok_tui.run.sessions import read_sessions
+from grok_tui.run.log import read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.lock import lock_owner
+from grok_tui.sweeps.grid import expand, member_tag, parse_values
+from grok_tui.training.trainer import train_grokking
 
 TINY = ["--p", "11", "--d-model", "16", "--num-heads", "2", "--frac-train", "0.5", "--device", "cpu",
         "--log-every", "10", "--checkpoint-every", "50"]

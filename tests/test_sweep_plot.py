@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from grok_tui.cli import main
-from grok_tui.config import ConfigError
-from grok_tui.phases import Event, save_events
-from grok_tui.runlog import RunLogWriter
-from grok_tui.runs import RunPaths
-from grok_tui.sweep import expand, save_definition
-from grok_tui.sweep_plot import member_results, sweep_figure
+from grok_tui.cli.main import main
+from grok_tui.core.config import ConfigError
+from grok_tui.run.phases import Event, save_events
+from grok_tui.run.log import RunLogWriter
+from grok_tui.run.paths import RunPaths
+from grok_tui.sweeps.grid import expand, save_definition
+from grok_tui.sweeps.results import member_results
+from grok_tui.sweeps.figure import sweep_figure
 
 # grokking epoch of each (frac_train, weight_decay, seed); None: never grokked
 GROKKED = {(0.3, 1.0, 0): 1200, (0.3, 1.0, 1): 1500, (0.3, 1.0, 2): None,

@@ -19,10 +19,11 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from grok_tui.checkpoint import load_checkpoint
-from grok_tui.runlog import read_log
-from grok_tui.runs import RunPaths, lock_owner
-from grok_tui.trainer import train_grokking
+from grok_tui.run.checkpoint import load_checkpoint
+from grok_tui.run.log import read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.lock import lock_owner
+from grok_tui.training.trainer import train_grokking
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install -e '.[ray]'); the dev extra has it")
 

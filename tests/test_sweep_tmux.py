@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from grok_tui.checkpoint import load_checkpoint
-from grok_tui.runlog import read_log
-from grok_tui.runs import RunPaths, lock_owner
+from grok_tui.run.checkpoint import load_checkpoint
+from grok_tui.run.log import read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.lock import lock_owner
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (CI installs it)")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from grok_tui.cli import main
+from grok_tui.cli.main import main
 from grok_tui.tui.app import GrokApp
 from grok_tui.tui.compare import CompareScreen
 from grok_tui.tui.live import LiveScreen

@@ -14,11 +14,13 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from grok_tui.checkpoint import load_checkpoint
-from grok_tui.config import ConfigError
-from grok_tui.runlog import CORE_KEYS, encode_record, read_log
-from grok_tui.runs import RunLockedError, RunPaths
-from grok_tui.trainer import TrainingError, train_grokking
+from grok_tui.run.checkpoint import load_checkpoint
+from grok_tui.core.config import ConfigError
+from grok_tui.run.log import CORE_KEYS, encode_record, read_log
+from grok_tui.core.errors import RunLockedError
+from grok_tui.run.paths import RunPaths
+from grok_tui.core.errors import TrainingError
+from grok_tui.training.trainer import train_grokking
 
 
 def _without_time(records: list[dict]) -> list[dict]:
@@ -193,7 +195,7 @@ def test_invalid_config_writes_nothing(root: Path) -> None:
 
 def test_headless_modules_do_not_import_textual() -> None:
     code = (
-        "import sys; import grok_tui.cli, grok_tui.trainer, grok_tui.plotting, grok_tui.runs, grok_tui.progress;"
+        "import sys; import grok_tui.cli, grok_tui.trainer, grok_tui.plotting, grok_tui.analysis, grok_tui.core, grok_tui.experiment, grok_tui.run, grok_tui.run.summary, grok_tui.measures.offline, grok_tui.figures.comparison, grok_tui.training, grok_tui.sweeps.local_executor, grok_tui.sweeps.figure, grok_tui.cli.progress;"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext', 'plotext')"
         " or m == 'matplotlib.pyplot'];"
         "print(bad); sys.exit(1 if bad else 0)"

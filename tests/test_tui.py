@@ -9,9 +9,9 @@ from pathlib import Path
 from textual.widgets import Button, Input, Static
 
 from conftest import tiny_config
-from grok_tui.checkpoint import load_checkpoint
-from grok_tui.runlog import RunLogWriter, read_log
-from grok_tui.runs import RunPaths
+from grok_tui.run.checkpoint import load_checkpoint
+from grok_tui.run.log import RunLogWriter, read_log
+from grok_tui.run.paths import RunPaths
 from grok_tui.tui.app import GrokApp
 from grok_tui.tui.charts import MetricChart
 from grok_tui.tui.form import FormScreen
@@ -58,7 +58,7 @@ async def test_invalid_p_shows_its_message_and_disables_start(root: Path) -> Non
 
 
 async def test_existing_tag_offers_resume_and_refuses_a_changed_experiment(root: Path) -> None:
-    from grok_tui.trainer import train_grokking
+    from grok_tui.training.trainer import train_grokking
 
     train_grokking(tiny_config(tag="old", num_epochs=20), root=root)
     app = GrokApp(tiny_config(tag="old", num_epochs=40), root=root, config_given=True)
@@ -164,7 +164,7 @@ async def test_watch_follows_a_log_written_by_another_thread(root: Path) -> None
         await pilot.pause(0.6)
         assert "grokked" in status_text(app)
         # The run is cut back (as on resume): the view starts over from the rewritten file.
-        from grok_tui.runlog import cut_back
+        from grok_tui.run.log import cut_back
 
         cut_back(paths.log, 100)
         await wait_for(pilot, lambda: len(live.series) == 11, timeout=5)
@@ -201,7 +201,7 @@ async def test_80x24_keeps_every_part_visible(root: Path) -> None:
 async def test_runs_list_shows_every_run_and_opens_one(root: Path) -> None:
     from textual.widgets import DataTable
 
-    from grok_tui.trainer import train_grokking
+    from grok_tui.training.trainer import train_grokking
     from grok_tui.tui.screens import RunsScreen
 
     train_grokking(tiny_config(tag="alpha", num_epochs=20), root=root)

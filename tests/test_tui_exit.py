@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from conftest import tiny_config
-from grok_tui.checkpoint import load_checkpoint
-from grok_tui.runlog import read_log
-from grok_tui.runs import RunPaths, lock_owner
+from grok_tui.run.checkpoint import load_checkpoint
+from grok_tui.run.log import read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.lock import lock_owner
 from grok_tui.tui.app import GrokApp
 from grok_tui.tui.live import LiveScreen
 

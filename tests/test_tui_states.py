@@ -14,10 +14,10 @@ import pytest
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from conftest import tiny_config
-from grok_tui.config import Config, preset
-from grok_tui.runlog import RunLogWriter, read_log
-from grok_tui.runs import RunPaths
-from grok_tui.trainer import train_grokking
+from grok_tui.core.config import Config, preset
+from grok_tui.run.log import RunLogWriter, read_log
+from grok_tui.run.paths import RunPaths
+from grok_tui.training.trainer import train_grokking
 from grok_tui.tui.app import GrokApp
 from grok_tui.tui.form import FormScreen
 from grok_tui.tui.live import LiveScreen, StatusPanel

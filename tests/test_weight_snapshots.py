@@ -1,4 +1,4 @@
-"""Weight snapshots (grok_tui/snapshots.py): cadence, equality with the trained model, atomic writes under
+"""Weight snapshots (grok_tui/run/snapshots.py): cadence, equality with the trained model, atomic writes under
 kill -9, cut-back and rewrite on resume, --fresh, and hostile files in the snapshot folder."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from grok_tui.errors import CheckpointError, UnsafeTargetError
-from grok_tui.runs import RunPaths
-from grok_tui.snapshots import (cut_back_snapshots, list_snapshots, load_snapshot, snapshot_dir, snapshot_path)
-from grok_tui.trainer import train_grokking
+from grok_tui.core.errors import CheckpointError, UnsafeTargetError
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.snapshots import cut_back_snapshots, list_snapshots, load_snapshot, snapshot_dir, snapshot_path
+from grok_tui.training.trainer import train_grokking
 from conftest import tiny_config
 
 SNAP = dict(num_epochs=250, log_every=25, checkpoint_every=100, snapshot_every=50, measure_every=0, threads=1)
@@ -159,8 +159,8 @@ def test_hostile_snapshot_files_are_refused_in_one_line(root: Path) -> None:
 
 
 def test_list_shows_how_many_snapshots_and_their_size(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from grok_tui.cli import main
-    from grok_tui.snapshots import disk_usage, format_bytes
+    from grok_tui.cli.main import main
+    from grok_tui.run.snapshots import disk_usage, format_bytes
 
     paths = train_grokking(tiny_config(**{**SNAP, "num_epochs": 100}), root=root).paths
     train_grokking(tiny_config(tag="plain", num_epochs=10, threads=1), root=root)

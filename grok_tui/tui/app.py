@@ -28,10 +28,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from grok_tui.config import Config, ConfigError
-from grok_tui.environment import Session, default_threads
-from grok_tui.runs import RunPaths, lock_owner, summarize
-from grok_tui.trainer import TrainResult, resolve_device, train_grokking
+from grok_tui.core.config import Config, ConfigError
+from grok_tui.run.lock import lock_owner
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.sessions import Session, default_threads
+from grok_tui.run.summary import summarize
+from grok_tui.training.loop import TrainResult
+from grok_tui.training.trainer import resolve_device, train_grokking
 from grok_tui.tui.compare import CompareScreen
 from grok_tui.tui.form import FormScreen, unique_tag
 from grok_tui.tui.live import LiveScreen
@@ -384,7 +387,7 @@ class GrokApp(App[int]):
     def export_tag(self, tag: str, log_x: bool = False) -> None:
         """The figures at their usual paths; while the run trains (here or elsewhere), figures named by
         their last epoch instead, which the automatic export at the end of the run does not replace."""
-        from grok_tui.plotting import export_run, export_snapshot
+        from grok_tui.figures.curves import export_run, export_snapshot
 
         paths = RunPaths.of(tag, self.root)
         try:

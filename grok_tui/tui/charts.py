@@ -6,14 +6,14 @@ size or the view changed. plotext's own log scale is never used (it re-applies t
 rebuild); losses are plotted as log10(loss) with tick labels written as 1e-3, 1e0, ...; a log x axis
 is log10(epoch + 1). Every chart over epochs carries the phase events as vertical lines labelled at
 their top (in a spare row above the data, so a label never hides a curve), the epoch cursor, and
-honours the view's zoom and smoothing (grok_tui/chartview.py, grok_tui/smoothing.py).
+honours the view's zoom and smoothing (grok_tui/figures/chartview.py, grok_tui/figures/smoothing.py).
 
 The legend is never drawn inside a plot (it hid the data there): each chart sits in a ChartPanel
 whose one-line header holds the title and the legend, one distinct marker per line (braille, dots,
 blocks, crosses), so the lines can be told apart without colour too.
 
 Two views use them: the training curves (MetricChart: loss, accuracy) and the progress measures
-(MeasureLossChart, SparsityChart, and FrequencyChart or SpectrogramChart; see grok_tui/measures.py).
+(MeasureLossChart, SparsityChart, and FrequencyChart or SpectrogramChart; see grok_tui/measures/progress_measures.py).
 """
 
 from __future__ import annotations
@@ -31,10 +31,21 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from grok_tui.axes import Ticks, frequency_ticks, log_axis, round_ticks, spaced_labels
-from grok_tui.chartview import ChartView, cursor_index, to_axis, window
-from grok_tui.series import RunSeries, downsample_minmax, linear_ticks, log_ticks
-from grok_tui.smoothing import smooth_curve
+from grok_tui.figures.axes import (
+    Ticks,
+    frequency_ticks,
+    log_axis,
+    round_ticks,
+    spaced_labels,
+)
+from grok_tui.figures.chartview import ChartView, cursor_index, to_axis, window
+from grok_tui.figures.series import (
+    RunSeries,
+    downsample_minmax,
+    linear_ticks,
+    log_ticks,
+)
+from grok_tui.figures.smoothing import smooth_curve
 
 TRAIN_COLOR = "cyan"
 TEST_COLOR = "red"

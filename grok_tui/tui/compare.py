@@ -3,7 +3,7 @@
 One chart per metric (test accuracy on top; train and test loss, log scale, below), every group (or,
 on `t`, every run) in its own colour. The legend sits outside the charts: it is the summary table
 under them, one row per group or run with its colour, when it memorized, formed the circuit and
-grokked (median and range over seeds, grok_tui/groups.py), its final accuracies and its training time
+grokked (median and range over seeds, grok_tui/figures/groups.py), its final accuracies and its training time
 to grok. Each run's log is tailed by byte offset (RunLogReader, RunSeries) twice a second, as the live
 view does, and the charts are rebuilt only when a log gained records, the size or the axes changed.
 """
@@ -23,14 +23,29 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
-from grok_tui.axes import spaced_labels
-from grok_tui.config import Config, ConfigError
-from grok_tui.groups import Group, GroupStats, Member, band, group_runs, group_stats, single_groups, tags_text
-from grok_tui.plotting import COMPARE_COLORS
-from grok_tui.progress import format_duration, format_percent
-from grok_tui.runlog import RunLogReader
-from grok_tui.runs import RunPaths
-from grok_tui.series import RunSeries, downsample_minmax, linear_ticks, log10_safe, log_ticks
+from grok_tui.core.config import Config, ConfigError
+from grok_tui.core.text import format_duration, format_percent
+from grok_tui.figures.axes import spaced_labels
+from grok_tui.figures.groups import (
+    Group,
+    GroupStats,
+    Member,
+    band,
+    group_runs,
+    group_stats,
+    single_groups,
+    tags_text,
+)
+from grok_tui.figures.series import (
+    RunSeries,
+    downsample_minmax,
+    linear_ticks,
+    log10_safe,
+    log_ticks,
+)
+from grok_tui.figures.style import COMPARE_COLORS
+from grok_tui.run.log import RunLogReader
+from grok_tui.run.paths import RunPaths
 from grok_tui.tui.charts import epoch_axis
 
 REFRESH_S = 0.5
@@ -241,7 +256,7 @@ class CompareScreen(Screen[None]):
     @work(thread=True, exit_on_error=False, group="export")
     def export_figure(self, log_x: bool, grouped: bool) -> None:
         """The same comparison as a matplotlib figure, with the view's axes and grouping."""
-        from grok_tui.plotting import default_comparison_path, plot_comparison
+        from grok_tui.figures.comparison import default_comparison_path, plot_comparison
 
         out = default_comparison_path(self.tags, self.root)
         try:

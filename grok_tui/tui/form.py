@@ -25,9 +25,16 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
-from grok_tui.config import OPERATIONS, PRESETS, Config, ConfigError, preset, validate
-from grok_tui.runlog import last_record
-from grok_tui.runs import RunPaths
+from grok_tui.core.config import (
+    OPERATIONS,
+    PRESETS,
+    Config,
+    ConfigError,
+    preset,
+    validate,
+)
+from grok_tui.run.log import last_record
+from grok_tui.run.paths import RunPaths
 from grok_tui.tui.screens import ConfirmDelete
 
 # (group, field, label); betas are two inputs, beta1 and beta2.

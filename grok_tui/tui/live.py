@@ -9,11 +9,9 @@ in another terminal (`grok-tui watch`) or last week looks the same.
 from __future__ import annotations
 
 from dataclasses import replace
-
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 import numpy as np
-
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,22 +19,48 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
-from grok_tui.config import Config, ConfigError
-from grok_tui.environment import environment_changes, read_sessions
-from grok_tui.progress import finite, format_duration, format_percent, format_sci
-from grok_tui.runlog import RunLogReader
-from grok_tui.runs import RunPaths, lock_owner
-from grok_tui.phases import early_stop_due
-from grok_tui.chartview import ChartView, cursor_index, cursor_to_end, move_cursor, show_cursor, zoom
-from grok_tui.series import RunSeries
-from grok_tui.smoothing import next_smoothing
+from grok_tui.core.config import Config, ConfigError
+from grok_tui.core.text import finite, format_duration, format_percent, format_sci
+from grok_tui.figures.chartview import (
+    ChartView,
+    cursor_index,
+    cursor_to_end,
+    move_cursor,
+    show_cursor,
+    zoom,
+)
+from grok_tui.figures.series import RunSeries
+from grok_tui.figures.smoothing import next_smoothing
+from grok_tui.run.lock import lock_owner
+from grok_tui.run.log import RunLogReader
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.phases import early_stop_due
+from grok_tui.run.sessions import environment_changes, read_sessions
 from grok_tui.tui.charts import (
-    CURSOR_COLOR, ChartPanel, FrequencyChart, MeasureLossChart, MetricChart, SeriesChart, SparsityChart,
-    SpectrogramChart, ViewChart, measurement_row, rich_color,
+    CURSOR_COLOR,
+    ChartPanel,
+    FrequencyChart,
+    MeasureLossChart,
+    MetricChart,
+    SeriesChart,
+    SparsityChart,
+    SpectrogramChart,
+    ViewChart,
+    measurement_row,
+    rich_color,
 )
 
-if TYPE_CHECKING:
-    from grok_tui.tui.app import GrokApp
+
+
+class TrainingHost(Protocol):
+    """What the live view asks of the app that hosts it (GrokApp in tui/app.py) about the runs it trains.
+    A Protocol rather than the app's class: the app imports this screen, so the screen must not import it."""
+
+    def is_training(self, tag: str) -> bool: ...
+
+    def error_of(self, tag: str) -> str | None: ...
+
+    def device_of(self, tag: str) -> str | None: ...
 
 REFRESH_S = 0.5
 UI_CHUNK = 1024 * 1024  # bytes of log parsed per slice on the UI thread (~5,000 records, ~80 ms)
@@ -46,7 +70,7 @@ EVENT_SHORT = {"memorized": "memorized", "circuit_formation": "circuit", "grokke
 
 
 def phase_lines(series: RunSeries) -> list[str]:
-    """The phase now, then one line per event so far (grok_tui/phases.py)."""
+    """The phase now, then one line per event so far (grok_tui/run/phases.py)."""
     lines = [f"phase    {series.phases.phase(has_data=bool(len(series)))}"]
     lines += [f"  {EVENT_SHORT[event.name]:<10}@ {event.epoch:,}" for event in series.phases.events]
     return lines
@@ -189,8 +213,8 @@ class LiveScreen(Screen[None]):
         if mtime == self._checkpoint_mtime:
             return
         self._checkpoint_mtime = mtime
-        from grok_tui.checkpoint import load_checkpoint
-        from grok_tui.errors import CheckpointError
+        from grok_tui.core.errors import CheckpointError
+        from grok_tui.run.checkpoint import load_checkpoint
 
         try:
             self.checkpoint_epoch = int(load_checkpoint(self.paths.checkpoint)["epoch"])
@@ -377,8 +401,8 @@ class LiveScreen(Screen[None]):
                 f"test   {format_sci(values['test_loss']):>9}  {format_percent(values['test_acc'])}"]
 
     @property
-    def grok_app(self) -> GrokApp:
-        return cast("GrokApp", self.app)
+    def grok_app(self) -> TrainingHost:
+        return cast(TrainingHost, self.app)
 
     def app_training(self) -> bool:
         return self.grok_app.is_training(self.paths.tag)

@@ -1,6 +1,6 @@
 """Small screens: the help screen with every key, the runs list, and the delete confirmation.
 
-The runs list shows a column for each config field that differs between the runs (grok_tui/groups.py),
+The runs list shows a column for each config field that differs between the runs (grok_tui/figures/groups.py),
 sorts by any column, filters by text, and selects runs to compare. It asks the app for work (open,
 resume, export, compare) with messages, so it needs no reference to the app's class.
 """
@@ -20,10 +20,12 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from grok_tui.errors import RunLockedError
-from grok_tui.groups import differing_fields, format_value
-from grok_tui.progress import format_percent
-from grok_tui.runs import RunPaths, RunSummary, RunSummaryCache, delete_run
+from grok_tui.core.errors import RunLockedError
+from grok_tui.core.text import format_percent
+from grok_tui.figures.groups import differing_fields, format_value
+from grok_tui.run.lock import delete_run
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.summary import RunSummary, RunSummaryCache
 
 # At most 67 characters a line and 21 lines: the box (border and padding: 4 columns, 2 rows) shows it
 # unwrapped and unscrolled in 80x24.

@@ -4,7 +4,7 @@ The table has a row per member: the swept values, its state (training, done, sto
 phase and the epoch it grokked. Under it, the grid: for two swept fields besides seed, the median epochs
 to grok over the seeds of each cell (with how many grokked; `never` when none did), for one field a row
 of them; `a` shows the median final test accuracy instead. Everything is read from the members' files
-every two seconds (grok_tui/sweep_plot.py computes it, headless), so it works on a sweep running in
+every two seconds (grok_tui/sweeps/figure.py computes it, headless), so it works on a sweep running in
 another terminal or on a cluster. Enter opens a member's live view, space selects, `c` compares.
 """
 
@@ -21,12 +21,19 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from grok_tui.config import ConfigError
-from grok_tui.progress import format_percent
-from grok_tui.runs import RunPaths, lock_owner
-from grok_tui.sweep import value_text
-from grok_tui.sweep_plot import MemberResult, grid_axes, grok_stats, member_results, members_at
-from grok_tui.phases import early_stop_due
+from grok_tui.core.config import ConfigError
+from grok_tui.core.text import format_percent
+from grok_tui.run.lock import lock_owner
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.phases import early_stop_due
+from grok_tui.sweeps.grid import value_text
+from grok_tui.sweeps.results import (
+    MemberResult,
+    grid_axes,
+    grok_stats,
+    member_results,
+    members_at,
+)
 
 REFRESH_S = 2.0
 

@@ -1,0 +1,325 @@
+"""Runs seen together: seed groups, median and min-max bands over seeds, and per-run/per-group summaries.
+
+A grokking result is a comparison (this weight decay against that one, seeds 0-4 with a band). Runs
+whose configs differ only by `seed` among the fields that define the experiment (config.EXPERIMENT_FIELDS)
+form one group; a different schedule (num_epochs, log_every, measure_every) or device does not split a
+group, so seeds logged at different cadences or trained to different lengths still band together.
+
+Bands are computed on a common epoch grid: the union of the members' logged epochs. Each member is
+interpolated linearly onto the grid points inside its own logged range (losses in log10, as they are
+drawn), and at every grid point the median, min and max are taken over the members that cover it
+(`Band.count` says how many do: past the end of a shorter run the band narrows to the others).
+
+Phase epochs come from grok_tui/run/phases.py, the same detector the trainer and the live view use.
+Headless on purpose: numpy and the standard library only (W&B's grouping, one line per group with a
+band for its members, is the model).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grok_tui.core.config import EXPERIMENT_FIELDS, Config
+from grok_tui.figures.series import RunSeries, log10_safe
+from grok_tui.run.log import RunLogReader
+from grok_tui.run.paths import RunPaths
+from grok_tui.run.summary import read_config
+
+LOG_KEYS = frozenset({"train_loss", "test_loss", "restricted_loss", "excluded_loss"})  # banded in log10
+SHORT_NAMES = {"weight_decay": "wd", "frac_train": "frac", "num_heads": "heads", "operation": "op",
+               "num_epochs": "epochs", "warmup_steps": "warmup"}
+
+
+@dataclass
+class Member:
+    """One run to compare: its config (None when config.json is broken), its series, and what is wrong."""
+
+    tag: str
+    config: Config | None
+    series: RunSeries = field(default_factory=RunSeries)
+    problem: str = ""
+
+
+def load_member(paths: RunPaths) -> Member:
+    """A run read from disk; a broken config or log shows as a problem, never as an exception."""
+    config, problem = read_config(paths)
+    series = RunSeries()
+    reader = RunLogReader(paths.log)
+    for update in reader.updates():  # one chunk at a time: the series' arrays, never a list of every record
+        series.apply(update)
+    problem = "; ".join(text for text in (problem, reader.problem) if text)
+    if not len(series) and not problem:
+        problem = f"{paths.log}: no log records yet"
+    return Member(paths.tag, config, series, problem)
+
+
+# ---------------------------------------------------------------- config differences
+
+
+def config_fields() -> list[str]:
+    """Every Config field but the tag, in the dataclass's order."""
+    return [f.name for f in dataclasses.fields(Config) if f.name != "tag"]
+
+
+def differing_fields(configs: Sequence[Config | None]) -> list[str]:
+    """The config fields (tag excluded) whose values are not the same in all of `configs` (None skipped)."""
+    known = [c for c in configs if c is not None]
+    return [name for name in config_fields()
+            if len({repr(c.resolved(name)) for c in known}) > 1]
+
+
+def format_value(config: Config | None, name: str) -> str:
+    """A config value for a table cell: 0.001 as 0.001, 1.0 as 1, betas as 0.9,0.98, d_mlp resolved."""
+    if config is None:
+        return "?"
+    value = config.resolved(name)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return str(value)
+
+
+def group_key(member: Member) -> tuple[Any, ...]:
+    """Members with equal keys differ only by seed (or schedule); a broken config is its own group."""
+    if member.config is None:
+        return ("broken", member.tag)
+    return tuple(repr(member.config.resolved(name)) for name in EXPERIMENT_FIELDS if name != "seed")
+
+
+# ---------------------------------------------------------------- groups
+
+
+@dataclass
+class Group:
+    key: tuple[Any, ...]
+    members: list[Member]
+    label: str = ""
+
+    @property
+    def tags(self) -> list[str]:
+        return [m.tag for m in self.members]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [m.config.seed for m in self.members if m.config is not None]
+
+
+def group_runs(members: Sequence[Member]) -> list[Group]:
+    """Seed groups in order of first appearance, each labelled by what sets it apart from the others."""
+    groups: dict[tuple[Any, ...], Group] = {}
+    for member in members:
+        groups.setdefault(group_key(member), Group(group_key(member), [])).members.append(member)
+    result = list(groups.values())
+    apart = [name for name in differing_fields([g.members[0].config for g in result]) if name != "seed"
+             and name in EXPERIMENT_FIELDS]
+    for group in result:
+        config = group.members[0].config
+        if config is None or not apart:
+            name = group.members[0].tag if len(group.members) == 1 or config is None else \
+                _common_prefix(group.tags) or group.members[0].tag
+        else:
+            name = " ".join(f"{SHORT_NAMES.get(f, f)}={format_value(config, f)}" for f in apart)
+        if len(group.members) > 1:  # the same seed twice (a rerun) is not two seeds
+            seeds = group.seeds
+            kind = "seeds" if len(set(seeds)) == len(seeds) == len(group.members) else "runs"
+            name += f" ({len(group.members)} {kind})"
+        group.label = name
+    return result
+
+
+def tags_text(tags: list[str]) -> str:
+    """The group's runs in few characters: quick-wd1-s0, quick-wd1-s1 -> 'quick-wd1-s{0,1}'."""
+    if len(tags) == 1:
+        return tags[0]
+    prefix = tags[0]
+    for tag in tags[1:]:
+        while not tag.startswith(prefix):
+            prefix = prefix[:-1]
+    if len(prefix) < 2:
+        return ",".join(tags)
+    return prefix + "{" + ",".join(tag[len(prefix):] for tag in tags) + "}"
+
+
+def _common_prefix(tags: list[str]) -> str:
+    """The tags' common start, cut back to a whole segment: wd03-s0, wd03-s1 -> wd03."""
+    prefix = tags[0]
+    for tag in tags[1:]:
+        while not tag.startswith(prefix):
+            prefix = prefix[:-1]
+    if any(len(tag) > len(prefix) and tag[len(prefix)] not in "-_." for tag in tags):
+        cut = max(prefix.rfind(c) for c in "-_.")
+        prefix = prefix[:cut] if cut > 0 else prefix
+    return prefix.rstrip("-_.")
+
+
+# ---------------------------------------------------------------- bands
+
+
+@dataclass(frozen=True)
+class Band:
+    """Median and min-max over members at each grid epoch; NaN where no member covers it."""
+
+    epochs: np.ndarray  # int64 [grid]
+    median: np.ndarray  # float64 [grid]
+    low: np.ndarray
+    high: np.ndarray
+    count: np.ndarray  # int64 [grid]: members that cover the epoch
+
+
+def _column(series: RunSeries, key: str) -> np.ndarray:
+    values = series.values(key)
+    return log10_safe(values) if key in LOG_KEYS else np.asarray(values, dtype=np.float64)
+
+
+def _sorted_union(arrays: list[np.ndarray]) -> np.ndarray:
+    # A sort and a neighbour test: numpy 2's np.unique hashes, ~10x slower on 600,000 epochs.
+    if not arrays:
+        return np.zeros(0, dtype=np.int64)
+    values = np.sort(np.concatenate(arrays), kind="stable")
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if values.size else values
+
+
+def band(series: Sequence[RunSeries], key: str, max_points: int | None = None) -> Band:
+    """The band of `key` over `series` on the union of their epochs (losses computed in log10, returned
+    as losses). Each series counts only inside its own range of finite values.
+
+    max_points (for a chart a few hundred cells wide): a union grid larger than this is thinned to that
+    many evenly spaced grid epochs, first and last kept, so a redraw of 100,000-epoch logs stays cheap;
+    values at the kept epochs are the same as on the full grid.
+    """
+    grids = [s.epochs for s in series if len(s)]
+    grid = _sorted_union(grids)
+    if max_points is not None and grid.size > max(2, max_points):
+        grid = grid[_sorted_union([np.linspace(0, grid.size - 1, max(2, max_points)).round().astype(np.int64)])]
+    rows = np.full((len(series), grid.size), np.nan)
+    for i, one in enumerate(series):
+        if not len(one):
+            continue
+        y = _column(one, key)
+        finite = np.isfinite(y)
+        x, y = one.epochs[finite], y[finite]
+        if not x.size:
+            continue
+        inside = (grid >= x[0]) & (grid <= x[-1])
+        rows[i, inside] = np.interp(grid[inside], x, y)
+    covered = np.isfinite(rows)
+    count = covered.sum(axis=0).astype(np.int64)
+    median = np.full(grid.size, np.nan)
+    low, high = median.copy(), median.copy()
+    some = count > 0
+    if some.any():
+        part = rows[:, some]
+        median[some] = np.nanmedian(part, axis=0)
+        low[some] = np.nanmin(part, axis=0)
+        high[some] = np.nanmax(part, axis=0)
+    if key in LOG_KEYS:
+        median, low, high = (np.power(10.0, a) for a in (median, low, high))
+    return Band(grid, median, low, high, count)
+
+
+# ---------------------------------------------------------------- summaries
+
+
+@dataclass(frozen=True)
+class RunStats:
+    tag: str
+    memorized: int | None
+    circuit: int | None
+    grokked: int | None
+    final_train_acc: float | None
+    final_test_acc: float | None
+    grok_time_s: float | None  # training seconds (elapsed_s) at the grokking epoch
+    last_epoch: int | None
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def run_stats(member: Member) -> RunStats:
+    series = member.series
+    last = series.last or {}
+    grokked = series.grokked_epoch
+    grok_time = None
+    if grokked is not None:
+        index = int(np.searchsorted(series.epochs, grokked))
+        if index < len(series) and series.epochs[index] == grokked:
+            grok_time = _finite(float(series.values("elapsed_s")[index]))
+    return RunStats(member.tag, series.memorized_epoch, series.circuit_epoch, grokked,
+                    _finite(last.get("train_acc")), _finite(last.get("test_acc")), grok_time,
+                    int(last["epoch"]) if last else None)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A value over a group's members: median, min and max of those that have it, n of them out of `of`."""
+
+    median: float | None
+    low: float | None
+    high: float | None
+    n: int
+    of: int
+
+    @classmethod
+    def of_values(cls, values: Sequence[float | None]) -> "Spread":
+        known = [v for v in values if v is not None]
+        if not known:
+            return cls(None, None, None, 0, len(values))
+        return cls(float(np.median(known)), min(known), max(known), len(known), len(values))
+
+    def text(self, fmt: Callable[[float], str]) -> str:
+        """'1,290', '1,290 (1,160-1,630)', with ' 2/3' when only some members have a value; '-' for none."""
+        if self.median is None or self.low is None or self.high is None:
+            return "-"
+        text = fmt(self.median)
+        if self.n > 1 and self.low != self.high:
+            text += f" ({fmt(self.low)}-{fmt(self.high)})"
+        if self.n < self.of:
+            text += f" {self.n}/{self.of}"
+        return text
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    label: str
+    tags: list[str]
+    memorized: Spread
+    circuit: Spread
+    grokked: Spread
+    final_train_acc: Spread
+    final_test_acc: Spread
+    grok_time_s: Spread
+
+
+def group_stats(group: Group) -> GroupStats:
+    stats = [run_stats(m) for m in group.members]
+
+    def spread(pick: Callable[[RunStats], float | None]) -> Spread:
+        return Spread.of_values([pick(s) for s in stats])
+
+    return GroupStats(group.label, group.tags, spread(lambda s: s.memorized), spread(lambda s: s.circuit),
+                      spread(lambda s: s.grokked), spread(lambda s: s.final_train_acc),
+                      spread(lambda s: s.final_test_acc), spread(lambda s: s.grok_time_s))
+
+
+def single_groups(members: Sequence[Member]) -> list[Group]:
+    """Every member as a group of its own, labelled by its tag (the 'single runs' view)."""
+    return [Group(("run", m.tag), [m], m.tag) for m in members]
+
+
+def load_members(tags: Sequence[str], root: Path | str | None = None) -> list[Member]:
+    return [load_member(RunPaths.of(tag, root)) for tag in tags]
