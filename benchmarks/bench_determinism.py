@@ -5,7 +5,7 @@
 
 "before": the engine as it was, gathering the per-token tables with advanced indexing (`score0[a]`,
           `V0[a]`), whose backward (index_put_ with accumulate) adds rows in thread-timing order;
-"after":  grok_tui.engine.last_position_logits, which gathers with index_select (backward: index_add_,
+"after":  grok_tui.experiment.engine.last_position_logits, which gathers with index_select (backward: index_add_,
           rows added in index order, the same bits at any thread count).
 Both train their own copy of the same model with the trainer's own step (fast engine, float64 loss,
 AdamW, warmup), in blocks of epochs taken in turns in one process; the report gives every block, the

@@ -93,7 +93,7 @@ def _faulty_raw(file: int | str, mode: str, fault: Fault) -> FullDiskFileIO:
 
 
 class Injector:
-    """Installs faults on grok_tui.atomic (mkstemp + fdopen) and grok_tui.runlog (open)."""
+    """Installs faults on grok_tui.core.atomic (mkstemp + fdopen) and grok_tui.run.log (open)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch):
         self.faults: list[Fault] = []

@@ -16,7 +16,7 @@ import torch
 
 needs_mkl = pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="torch is built without MKL here")
 
-REPORT = ("import json; from grok_tui.numerics import mkl_is_strict, mkl_mode; "
+REPORT = ("import json; from grok_tui.experiment.numerics import mkl_is_strict, mkl_mode; "
           "print(json.dumps([mkl_is_strict(), mkl_mode()]))")
 
 
@@ -41,8 +41,8 @@ def test_a_mode_the_user_set_is_kept() -> None:
 @needs_mkl
 def test_a_product_before_the_import_is_reported_not_strict() -> None:
     """MKL reads its mode at its first call: a program that multiplied first keeps the default, and says so."""
-    code = ("import torch; torch.randn(8, 8) @ torch.randn(8, 8); import json; from grok_tui.numerics import *; "
-            "from grok_tui.environment import is_deterministic; "
+    code = ("import torch; torch.randn(8, 8) @ torch.randn(8, 8); import json; from grok_tui.experiment.numerics import *; "
+            "from grok_tui.run.sessions import is_deterministic; "
             "print(json.dumps([mkl_is_strict(), mkl_mode(), is_deterministic(torch.device('cpu'))]))")
     strict, mode, deterministic = report(code)
     assert strict is False and deterministic is False
@@ -54,3 +54,24 @@ def test_this_test_process_runs_strict() -> None:
     from grok_tui.experiment.numerics import mkl_is_strict
 
     assert mkl_is_strict() in (True, None)
+
+
+OMP_REPORT = "import json, os, grok_tui; print(json.dumps([os.environ.get('OMP_WAIT_POLICY')]))"
+
+
+def test_importing_grok_tui_makes_waiting_openmp_threads_sleep() -> None:
+    """OMP_WAIT_POLICY=PASSIVE (set before torch loads): a spinning thread beside a busy process slowed runs
+    3-30x (benchmarks/README.md); a value the user set is kept."""
+    environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", OMP_REPORT], env=environ, capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert json.loads(out.stdout) == ["PASSIVE"]
+    out = subprocess.run([sys.executable, "-c", OMP_REPORT], env=environ | {"OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(out.stdout) == ["ACTIVE"]
+
+
+def test_the_session_record_names_the_wait_policy() -> None:
+    from grok_tui.run.sessions import session_record
+
+    assert session_record(0, torch.device("cpu"), 1)["omp_wait_policy"] == os.environ.get("OMP_WAIT_POLICY")

@@ -50,7 +50,7 @@ def test_cache_rereads_only_changed_runs(root: Path, monkeypatch: pytest.MonkeyP
 def test_cache_notices_a_trainer_that_died(root: Path) -> None:
     paths = _write_run(root, "a", [0, 10])
     # A real holder: the lock is the kernel's (flock), so a file naming a live PID alone locks nothing.
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from grok_tui.runs import RunLock, RunPaths; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from grok_tui.run.lock import RunLock; from grok_tui.run.paths import RunPaths; "
                                "RunLock(RunPaths.of('a', sys.argv[1])).acquire(); print('held', flush=True); "
                                "time.sleep(60)", str(root)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"

@@ -147,7 +147,7 @@ def test_second_trainer_on_same_tag_is_refused_with_pid(root: Path) -> None:
     paths = RunPaths.of("tiny", root)
     paths.log_dir.mkdir(parents=True)
     # A real holder: the lock is the kernel's (flock), so a file naming a live PID alone locks nothing.
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from grok_tui.runs import RunLock, RunPaths; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from grok_tui.run.lock import RunLock; from grok_tui.run.paths import RunPaths; "
                                "RunLock(RunPaths.of('tiny', sys.argv[1])).acquire(); print('held', flush=True); "
                                "time.sleep(60)", str(root)], stdout=subprocess.PIPE, text=True)
     try:

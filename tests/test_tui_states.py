@@ -58,7 +58,7 @@ async def test_watching_a_run_another_process_trains_offers_only_what_works(root
             writer.write({"epoch": epoch, "train_loss": 1.0, "test_loss": 2.0, "train_acc": 1.0, "test_acc": 0.2,
                           "lr": 1e-3, "weight_norm": 5.0, "elapsed_s": epoch / 100})
     holder = subprocess.Popen(  # another process holds the run's lock, as `grok-tui train` does
-        [sys.executable, "-c", "import sys, time; from grok_tui.runs import RunLock, RunPaths; "
+        [sys.executable, "-c", "import sys, time; from grok_tui.run.lock import RunLock; from grok_tui.run.paths import RunPaths; "
          f"RunLock(RunPaths.of('w1', {str(root)!r})).acquire(); print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True, env={**os.environ})
     try:
