@@ -119,6 +119,7 @@ def session_record(start_epoch: int, device: torch.device, threads: int) -> dict
         "threads": threads,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "mkl_cbwr": mkl_mode(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),  # set by grok_tui/__init__.py unless the user did
         "deterministic": is_deterministic(device),
         "torch": torch.__version__,
         "numpy": np.__version__,
