@@ -29,7 +29,6 @@ from grok_tui.core.atomic import (
 )
 from grok_tui.core.config import Config
 from grok_tui.core.errors import CheckpointError, TrainingError, UnsafeTargetError
-from grok_tui.run.checkpoint import expected_shapes, model_problem
 from grok_tui.run.paths import RunPaths
 
 if TYPE_CHECKING:  # torch is imported where weights are read or written: `list` must stay light
@@ -177,6 +176,9 @@ def remove_all_snapshots(paths: RunPaths, check_only: bool = False) -> None:
 def check_weights(weights: object, config: Config, source: Path) -> "dict[str, torch.Tensor]":
     """The weights, if they are exactly the model's for `config` (names, shapes, finite floats); else a
     CheckpointError naming `source`."""
+    # Here, not at the top: run/checkpoint.py imports torch, and `list` reads snapshots without loading it.
+    from grok_tui.run.checkpoint import expected_shapes, model_problem
+
     problem = model_problem(weights, expected_shapes(config))
     if problem is not None:
         raise CheckpointError(f"{source}: {problem}; it was left as it is")
