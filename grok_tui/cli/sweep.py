@@ -130,6 +130,16 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print_plan(sweep, states, todo, args.workers)
         return 0
+    ray_executor: Any = None
+    if args.ray is not None:
+        # Joined before anything is written, and on the main thread before the sweep view takes the terminal:
+        # Ray's init needs real file descriptors, and a wrong address must be one line, not a frozen view.
+        from grok_tui.sweeps.grid import definition_path
+        from grok_tui.sweeps.ray_executor import RayExecutor
+
+        stop_path = definition_path(root, sweep.name).parent / f".{sweep.name}.stop"
+        ray_executor = RayExecutor(root, args.ray, stop_path, threading.Event(), args.gpus_per_run)
+        ray_executor.connect()
     path = save_definition(root, sweep)
     axes = ", ".join(f"{field} x{len(values)}" for field, values in sweep.axes.items()) or "no axis"
     where = f"on the Ray cluster at {args.ray}" if args.ray is not None else f"{args.workers} at a time"
@@ -149,11 +159,9 @@ def run(args: argparse.Namespace) -> int:
     view = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     progress = SweepProgress(sweep.name, len(todo), root, quiet=view)
     executor: Any
-    if args.ray is not None:
-        from grok_tui.sweeps.ray_executor import RayExecutor
-
-        executor = RayExecutor(root, args.ray, path.parent / f".{sweep.name}.stop", stop, args.gpus_per_run,
-                               progress.update)
+    if ray_executor is not None:
+        ray_executor.stop, ray_executor.on_progress = stop, progress.update
+        executor = ray_executor
     else:
         executor = LocalExecutor(root, args.workers, stop, progress.update)
     try:
