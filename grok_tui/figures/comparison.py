@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from grok_tui.core.errors import NoDataError
 from grok_tui.figures.groups import (
@@ -18,12 +19,15 @@ from grok_tui.figures.groups import (
     group_runs,
     group_stats,
     load_members,
+    loss_axis_text,
+    run_label,
+    shared_text,
     single_groups,
 )
 from grok_tui.figures.style import COMPARE_COLORS, COMPARE_SIZE, figure_format, legend_columns, save_figure, styled, wrap_title
 
-COMPARE_PANELS = (("test_acc", "test accuracy (%)"), ("train_loss", "train loss (log scale)"),
-                  ("test_loss", "test loss (log scale)"))
+COMPARE_PANELS = (("test_acc", "test accuracy (%)"), ("train_loss", "train loss"), ("test_loss", "test loss"))
+RUN_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (3, 1)))  # one per member drawn with show_runs
 
 
 def _epoch_text(value: float) -> str:
@@ -31,7 +35,7 @@ def _epoch_text(value: float) -> str:
 
 
 def legend_label(group: Group) -> str:
-    """The group's label and when it grokked (median and range over seeds)."""
+    """The group's label (groups.group_label, the TUI's table text) and when it grokked (median and range)."""
     stats = group_stats(group)
     if not any(len(m.series) for m in group.members):
         return f"{group.label}: no data"
@@ -39,41 +43,55 @@ def legend_label(group: Group) -> str:
     return f"{group.label}: grokked {grokked}" if grokked != "-" else f"{group.label}: not grokked"
 
 
+def panel_label(key: str, label: str, groups: Sequence[Group]) -> str:
+    """A panel's y label; a loss panel names the objective, or that runs with different ones are mixed."""
+    if key == "test_acc":
+        return label
+    return f"{loss_axis_text(label, [m.config for g in groups for m in g.members])} (log scale)"
+
+
 def comparison_figure(groups: Sequence[Group], title: str, log_x: bool = False, show_runs: bool = False,
                       figure: Figure | None = None, size: tuple[float, float] = COMPARE_SIZE) -> Figure:
     """Test accuracy, train and test loss of every group: median line and min-max band over its members
-    (a single run is its own line); with show_runs each member is drawn too, thin. Legend outside."""
+    (a single run is its own line); with show_runs each member is drawn too, thin, in a line style of its
+    own with a legend entry (its tag and seed). Legend outside."""
     fig = figure if figure is not None else Figure(figsize=size, layout="constrained")
     narrow = size[0] < 7.5
     axes = list(fig.subplots(3, 1, sharex=True) if narrow else fig.subplots(1, 3, sharex=True))
     handles = []
     for index, group in enumerate(groups):
         color = COMPARE_COLORS[index % len(COMPARE_COLORS)]
-        members = [m.series for m in group.members if len(m.series)]
+        members = [m for m in group.members if len(m.series)]
         line = None
+        run_lines: list[Line2D] = []
         for ax, (key, _) in zip(axes, COMPARE_PANELS):
             scale = 100.0 if key == "test_acc" else 1.0
             if not members:
                 continue
             if len(members) > 1:
-                stats = band(members, key)
+                stats = band([m.series for m in members], key)
                 x = stats.epochs + 1.0 if log_x else stats.epochs.astype(float)
                 ax.fill_between(x, scale * stats.low, scale * stats.high, color=color, alpha=0.2, linewidth=0)
                 drawn = ax.plot(x, scale * stats.median, color=color, linewidth=1.4)
             else:
-                one = members[0]
+                one = members[0].series
                 x = one.epochs + 1.0 if log_x else one.epochs.astype(float)
                 drawn = ax.plot(x, scale * _positive(one.values(key), key), color=color, linewidth=1.4)
             if show_runs and len(members) > 1:
-                for one in members:
+                run_lines = []
+                for number, member in enumerate(members):
+                    one = member.series
                     x = one.epochs + 1.0 if log_x else one.epochs.astype(float)
-                    ax.plot(x, scale * _positive(one.values(key), key), color=color, linewidth=0.6, alpha=0.6)
+                    run_lines += ax.plot(x, scale * _positive(one.values(key), key), color=color, linewidth=0.8,
+                                         alpha=0.8, linestyle=RUN_STYLES[number % len(RUN_STYLES)])
             line = line or drawn[0]
         if line is None:
             line = axes[0].plot([], [], color=color, linewidth=1.4)[0]
         handles.append((line, legend_label(group)))
+        for member, run_line in zip(members, run_lines):
+            handles.append((run_line, f"  {run_label(member.config, member.tag, ['seed'])}"))
     for ax, (key, label) in zip(axes, COMPARE_PANELS):
-        ax.set_ylabel(label)
+        ax.set_ylabel(panel_label(key, label, groups))
         if key == "test_acc":
             ax.set_ylim(-2, 102)
         else:
@@ -90,6 +108,14 @@ def comparison_figure(groups: Sequence[Group], title: str, log_x: bool = False, 
                    title="median and min-max over seeds" if any(len(g.members) > 1 for g in groups) else None)
     fig.suptitle(wrap_title(title, fig))
     return fig
+
+
+def comparison_title(tags: Sequence[str], groups: Sequence[Group]) -> str:
+    """'3 runs: a, b, c' (or '12 runs in 4 groups'), and what they all share: optimizer, interventions."""
+    members = [m for g in groups for m in g.members]
+    text = f"{len(members)} runs: {', '.join(tags)}" if len(tags) <= 6 else f"{len(members)} runs in {len(groups)} groups"
+    shared = shared_text([m.config for m in members])
+    return f"{text}; {shared}" if shared else text
 
 
 def _positive(values: np.ndarray, key: str) -> np.ndarray:
@@ -133,8 +159,6 @@ def plot_comparison(
         raise NoDataError(f"no log records in any of the runs {', '.join(tags)}")
     groups = group_runs(members) if grouped else single_groups(members)
     with styled(size):
-        fig = comparison_figure(groups, f"{len(members)} runs: {', '.join(tags)}" if len(tags) <= 6
-                                else f"{len(members)} runs in {len(groups)} groups", log_x=log_x,
-                                show_runs=show_runs, size=size)
+        fig = comparison_figure(groups, comparison_title(tags, groups), log_x=log_x, show_runs=show_runs, size=size)
         save_figure(fig, target, dpi)
     return fig
