@@ -20,13 +20,15 @@ from grok_tui.figures.groups import (
     group_stats,
     load_members,
     loss_axis_text,
+    objectives,
     run_label,
     shared_text,
     single_groups,
 )
-from grok_tui.figures.style import COMPARE_COLORS, COMPARE_SIZE, figure_format, legend_columns, save_figure, styled, wrap_title
+from grok_tui.figures.style import (COMPARE_COLORS, COMPARE_SIZE, NARROW_COMPARISON, figure_format, legend_columns,
+                                    save_figure, styled, wrap_title)
 
-COMPARE_PANELS = (("test_acc", "test accuracy (%)"), ("train_loss", "train loss"), ("test_loss", "test loss"))
+COMPARE_PANELS = (("test_acc", "test accuracy (%)"), ("train_loss", "train loss (log)"), ("test_loss", "test loss (log)"))
 RUN_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (3, 1)))  # one per member drawn with show_runs
 
 
@@ -43,11 +45,22 @@ def legend_label(group: Group) -> str:
     return f"{group.label}: grokked {grokked}" if grokked != "-" else f"{group.label}: not grokked"
 
 
-def panel_label(key: str, label: str, groups: Sequence[Group]) -> str:
-    """A panel's y label; a loss panel names the objective, or that runs with different ones are mixed."""
-    if key == "test_acc":
+def panel_label(key: str, label: str, groups: Sequence[Group], narrow: bool) -> str:
+    """A panel's y label; a loss panel names the objective ('train loss (log), softmax CE'). Where that
+    does not fit (mixed objectives, a narrow figure's stacked panels) objective_note says it instead."""
+    configs = [m.config for g in groups for m in g.members]
+    if key == "test_acc" or narrow or len(objectives(configs)) > 1:
         return label
-    return f"{loss_axis_text(label, [m.config for g in groups for m in g.members])} (log scale)"
+    return loss_axis_text(label, configs, short=True)
+
+
+def objective_note(groups: Sequence[Group], narrow: bool) -> str:
+    """A line under the title for what the loss axes cannot say: that they mix objectives (always said),
+    or on a narrow figure which objective they show; '' when the axes say it themselves."""
+    found = objectives([m.config for g in groups for m in g.members], short=True)
+    if len(found) > 1:
+        return f"losses: {' and '.join(found)} mixed (not one quantity)"
+    return f"losses: {found[0]}" if narrow and found else ""
 
 
 def comparison_figure(groups: Sequence[Group], title: str, log_x: bool = False, show_runs: bool = False,
@@ -56,7 +69,7 @@ def comparison_figure(groups: Sequence[Group], title: str, log_x: bool = False, 
     (a single run is its own line); with show_runs each member is drawn too, thin, in a line style of its
     own with a legend entry (its tag and seed). Legend outside."""
     fig = figure if figure is not None else Figure(figsize=size, layout="constrained")
-    narrow = size[0] < 7.5
+    narrow = size[0] < NARROW_COMPARISON
     axes = list(fig.subplots(3, 1, sharex=True) if narrow else fig.subplots(1, 3, sharex=True))
     handles = []
     for index, group in enumerate(groups):
@@ -91,7 +104,7 @@ def comparison_figure(groups: Sequence[Group], title: str, log_x: bool = False, 
         for member, run_line in zip(members, run_lines):
             handles.append((run_line, f"  {run_label(member.config, member.tag, ['seed'])}"))
     for ax, (key, label) in zip(axes, COMPARE_PANELS):
-        ax.set_ylabel(panel_label(key, label, groups))
+        ax.set_ylabel(panel_label(key, label, groups, narrow))
         if key == "test_acc":
             ax.set_ylim(-2, 102)
         else:
@@ -106,7 +119,8 @@ def comparison_figure(groups: Sequence[Group], title: str, log_x: bool = False, 
         # Below the panels, never over a curve; as many columns as the longest label leaves room for.
         fig.legend(lines, labels, loc="outside lower center", ncols=legend_columns(fig, labels, narrow),
                    title="median and min-max over seeds" if any(len(g.members) > 1 for g in groups) else None)
-    fig.suptitle(wrap_title(title, fig))
+    note = objective_note(groups, narrow)
+    fig.suptitle(wrap_title(title, fig) + (f"\n{note}" if note else ""))
     return fig
 
 

@@ -20,9 +20,11 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.transforms import ScaledTranslation
 
 from grok_tui.core.config import OPERATIONS, Config, ConfigError
 from grok_tui.core.errors import NoDataError
@@ -32,8 +34,9 @@ from grok_tui.run.log import Record
 from grok_tui.run.paths import RunPaths
 from grok_tui.run.phases import EVENT_LABELS, Event, track
 from grok_tui.figures.style import (CURVES_SIZE, EVENT_COLORS, EXCLUDED_COLOR, MEASURES_SIZE, RESTRICTED_COLOR,
-                                    SPECTRUM_TAGS, TEST_COLOR, TRAIN_COLOR, figure_format, has_display, save_figure,
-                                    series, styled, wrap_title)
+                                    SPECTRUM_TAGS, TEST_COLOR, TRAIN_COLOR, figure_format, has_display,
+                                    legend_columns, save_figure, series, short_objective, styled,
+                                    wrap_title)
 
 
 def describe(config: Config | None, tag: str) -> str:
@@ -61,30 +64,41 @@ def training_figure(records: list[Record], title: str, log_x: bool = False, figu
     for key, color, label in (("train_loss", TRAIN_COLOR, "train"), ("test_loss", TEST_COLOR, "test")):
         values = series(records, key)
         values[values <= 0] = np.nan  # exactly 0 cannot sit on a log axis
-        loss_ax.plot(x, values, color=color, linewidth=1.2, label=f"{label} loss")
+        loss_ax.plot(x, values, color=color, linewidth=1.2, label=label)
     loss_ax.set_yscale("log")
-    loss_ax.set_ylabel(f"{objective} loss (log scale)")
-    for key, color, label in (("train_acc", TRAIN_COLOR, "train"), ("test_acc", TEST_COLOR, "test")):
-        acc_ax.plot(x, 100 * series(records, key), color=color, linewidth=1.2, label=f"{label} accuracy")
+    loss_ax.set_ylabel(f"{short_objective(objective, fig)} loss (log scale)")
+    for key, color in (("train_acc", TRAIN_COLOR), ("test_acc", TEST_COLOR)):
+        acc_ax.plot(x, 100 * series(records, key), color=color, linewidth=1.2)
     acc_ax.set_ylabel("accuracy (%)")
     acc_ax.set_ylim(-2, 102)
     events = track(records).events if events is None else events
     for ax in (loss_ax, acc_ax):
         _epoch_panel(ax, events, log_x)
+    # One legend for both panels (the colours are train and test in both), below them: never over a curve.
+    handles, labels = loss_ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=legend_columns(fig, labels, narrow=False, most=5))
     fig.suptitle(wrap_title(title, fig))
     return fig
 
 
 def _epoch_panel(ax: Axes, events: list[Event], log_x: bool) -> None:
-    """A panel over epochs: a dashed line per phase event, axis labels, grid and legend."""
+    """A panel over epochs: a dashed line per phase event (labelled for a legend), axis labels and grid."""
     for event in events:
-        ax.axvline(event.epoch, color=EVENT_COLORS[event.name], linestyle="--", linewidth=1,
-                   label=f"{EVENT_LABELS[event.name]} @ {event.epoch:,}")
+        ax.axvline(event.epoch + 1 if log_x else event.epoch, color=EVENT_COLORS[event.name], linestyle="--",
+                   linewidth=1, label=f"{EVENT_LABELS[event.name]} @ {event.epoch:,}")
     ax.set_xlabel("epoch + 1 (log scale)" if log_x else "epoch")
     if log_x:
         ax.set_xscale("log")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="best")
+
+
+def _legend_below(ax: Axes, fig: Figure) -> None:
+    """The panel's legend under its x axis (tick labels and axis label cleared), outside the data area;
+    constrained layout makes room for it. The gap is in points, so it holds at every panel height."""
+    font = float(matplotlib.rcParams["font.size"])
+    below = ScaledTranslation(0, -3.4 * font / 72, fig.dpi_scale_trans)  # ~ tick labels and the x label
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=ax.transAxes + below,
+              ncols=2 if fig.get_figwidth() >= 10 else 1, borderaxespad=0.0)
 
 
 def _measured(records: list[Record], x: np.ndarray, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -114,7 +128,7 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
         values[values <= 0] = np.nan
         loss_ax.plot(xs, values, color=color, linewidth=1.2, label=label)
     loss_ax.set_yscale("log")
-    loss_ax.set_ylabel(f"{objective} loss (log scale)")
+    loss_ax.set_ylabel(f"{short_objective(objective, fig)} loss (log scale)")
     loss_ax.set_title("restricted and excluded loss")
 
     for key, color, label in (("gini_embed", RESTRICTED_COLOR, "Gini of W_E's Fourier norms"),
@@ -130,6 +144,7 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
     events = track(records).events if events is None else events
     for ax in (loss_ax, gini_ax, norm_ax):
         _epoch_panel(ax, events, log_x)
+        _legend_below(ax, fig)
 
     norms = np.array([v if isinstance(v, (int, float)) else np.nan for v in norms_record["embed_freq_norms"]])
     keys = [k for k in norms_record.get("key_freqs", []) if isinstance(k, int) and 1 <= k <= len(norms)]
