@@ -151,10 +151,13 @@ def run(args: argparse.Namespace) -> int:
                        f"to {result.paths.checkpoint}")
         return EXIT_SIGNAL[signal.Signals(received[0])]
     if not started:  # a resume with nothing to train: no session, no start line
-        reason = (f"done by --stop-after-grok {config.stop_after_grok:,}" if result.status == "early_stopped"
-                  else f"at epoch {result.epoch:,} of {config.num_epochs:,}")
-        printer.finish(f"run {config.tag!r} is already {reason}: nothing to train (raise --num-epochs to train "
-                       "it longer)")
+        if result.status == "early_stopped":
+            printer.finish(f"run {config.tag!r} is already done at epoch {result.epoch:,}, at least "
+                           f"{config.stop_after_grok:,} epochs after grokking: nothing to train (give a larger "
+                           "--stop-after-grok to train it on)")
+        else:
+            printer.finish(f"run {config.tag!r} is already at epoch {result.epoch:,} of {config.num_epochs:,}: "
+                           "nothing to train (raise --num-epochs to train it longer)")
         return EXIT_OK
     if result.status == "stopped":
         printer.finish(f"stopped at epoch {result.epoch:,}; checkpoint saved to {result.paths.checkpoint}")

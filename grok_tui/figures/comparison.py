@@ -1,5 +1,7 @@
 """The comparison figure: several runs (test accuracy, train and test loss), each seed group of
-grok_tui/figures/groups.py drawn as its median line and min-max band, the legend below the panels."""
+grok_tui/figures/groups.py drawn as its median line and min-max band, the legend (groups' labels, and with
+show_runs one entry per run) below the panels; the loss axes name the objective, or a note under the title
+says the runs shown minimize different ones."""
 
 from __future__ import annotations
 

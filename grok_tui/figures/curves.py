@@ -5,7 +5,8 @@ on a log scale, train and test, over epochs; beside it the accuracies) and the p
 (figures 5-7: restricted and excluded loss beside train and test loss, the Gini coefficients, the
 sum of squared weights, the embedding's Fourier norms per frequency with the key frequencies, and
 their history as a frequency x epoch heatmap: the key frequencies growing while the others fade).
-Dashed lines mark the phase events of grok_tui/run/phases.py on every panel over epochs. Figures are built as
+Dashed lines mark the phase events of grok_tui/run/phases.py on every panel over epochs. Legends sit below
+the panels, never over a curve; titles name the run's optimizer and interventions, loss axes its objective. Figures are built as
 `matplotlib.figure.Figure` on the Agg canvas, never through pyplot, so this works over SSH; pyplot
 is used only when `show_plot=True` and a display exists.
 

@@ -10,6 +10,11 @@ interpolated linearly onto the grid points inside its own logged range (losses i
 drawn), and at every grid point the median, min and max are taken over the members that cover it
 (`Band.count` says how many do: past the end of a shorter run the band narrows to the others).
 
+Labels (group_label, run_label) are the one text the comparison figure's legend and the TUI's compare table
+show: every experiment field that differs among the runs shown, the seed outside seed groups, interventions
+in words (interventions, optimizer_text, objective_text: also the figure titles, loss axes, the status panel
+and `list`), and never a field the run does not use (is_unused: Grokfast's settings without Grokfast).
+
 Phase epochs come from grok_tui/run/phases.py, the same detector the trainer and the live view use.
 Headless on purpose: numpy and the standard library only (W&B's grouping, one line per group with a
 band for its members, is the model).
@@ -231,7 +236,7 @@ def experiment_differences(configs: Sequence[Config | None]) -> list[str]:
 def group_label(group: Group, apart: Sequence[str]) -> str:
     """The one label text of a group, in the PNG's legend and the TUI's table alike: the fields in `apart`
     (seed too, unless the group is a seed group), interventions in words ('wd=0.3 seed=1',
-    'lr=0.001 Grokfast-EMA (alpha 0.98, lamb 2) (3 seeds)'), or the tags when nothing sets it apart."""
+    'lr=0.001 Grokfast-EMA (α=0.98, λ=2) (3 seeds)'), or the tags when nothing sets it apart."""
     config = group.members[0].config
     names = [name for name in apart if name != "seed" or len(group.members) == 1]
     text = label_text(config, names)
