@@ -136,7 +136,8 @@ async def test_two_seeds_are_one_group_with_a_band_and_t_shows_the_runs(fixture_
         assert drawn == [dim(first), dim(first), first, second]
         await pilot.press("t")
         await pilot.pause(0.2)
-        assert [r[1] for r in rows(app)] == ["wd1-s0", "wd1-s1", "wd03-s0"]
+        # each run by its tag and what sets it apart from the others shown
+        assert [r[1] for r in rows(app)] == ["wd1-s0 wd=1 seed=0", "wd1-s1 wd=1 seed=1", "wd03-s0 wd=0.3 seed=0"]
         await pilot.press("t")
         await pilot.pause(0.2)
         assert len(rows(app)) == 2

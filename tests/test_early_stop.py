@@ -55,12 +55,16 @@ def test_an_early_stopped_run_is_the_same_run_as_a_full_one(early, tmp_path: Pat
     assert drop(read_log(paths.log)) == drop(read_log(full.paths.log))
 
 
-def test_resuming_a_done_run_trains_nothing_and_removing_the_setting_trains_on(early) -> None:  # type: ignore[no-untyped-def]
+def test_resuming_a_done_run_trains_nothing_and_removing_the_setting_trains_on(early, capsys) -> None:  # type: ignore[no-untyped-def]
     paths, result = early
-    before = paths.log.read_bytes()
+    before, sessions = paths.log.read_bytes(), paths.sessions.read_bytes()
     again = train_grokking(tiny_config(tag="e", stop_after_grok=25, **GROKS), root=paths.root)
     assert again.status == "early_stopped" and again.epoch == result.epoch
     assert paths.log.read_bytes() == before
+    assert paths.sessions.read_bytes() == sessions  # nothing trained: no session recorded
+    assert main(["train", "--root", str(paths.root), "--tag", "e"]) == 0
+    assert (f"run 'e' is already done at epoch {result.epoch:,}, at least 25 epochs after grokking: nothing to train"
+            in capsys.readouterr().out)
     # A run setting, not the experiment: dropping it on resume continues the same run.
     longer = train_grokking(tiny_config(tag="e", **{**GROKS, "num_epochs": result.epoch + 20}), root=paths.root)
     assert longer.status == "finished" and longer.epoch == result.epoch + 20

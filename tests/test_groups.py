@@ -47,9 +47,10 @@ def test_seed_only_differences_group_and_anything_else_splits(root: Path) -> Non
     assert groups[0].seeds == [0, 1, 2]
     rerun = group_runs([Member("r0", tiny_config(tag="r0")), Member("r0b", tiny_config(tag="r0b", num_epochs=5))])
     assert rerun[0].label == "r0 (2 runs)"  # the same seed twice is not two seeds
-    # labels name what sets the groups apart (lr and weight decay), not what they share
-    assert groups[0].label == "lr=0.001 wd=1 (3 seeds)" and groups[1].label == "lr=0.001 wd=0.1"
-    assert groups[2].label == "lr=0.003 wd=1" and groups[3].label == "broken"
+    # labels name what sets the groups apart (lr and weight decay, and the seed of a single run, as the
+    # runs shown have several), not what they share
+    assert groups[0].label == "lr=0.001 wd=1 (3 seeds)" and groups[1].label == "lr=0.001 wd=0.1 seed=0"
+    assert groups[2].label == "lr=0.003 wd=1 seed=0" and groups[3].label == "broken"
     # d_mlp None and 4 * d_model are the same model
     assert len(group_runs([Member("x", tiny_config(d_mlp=None)), Member("y", tiny_config(d_mlp=64, seed=3))])) == 1
 

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         CURVES_SIZE,
         MEASURES_SIZE,
         FigureFormatError,
+        check_legible,
         check_size,
         figure_format,
     )
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             args.height if args.height is not None else default[1])
     try:
         check_size(*size, dpi=args.dpi)
+        check_legible("comparison" if comparing else "measures" if args.measures else "curves", *size)
     except ValueError as err:
         raise UsageError(f"argument --width/--height: {err}") from None
     if comparing:

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from grok_tui.cli.common import EXIT_SIGNAL, add_root
+from grok_tui.cli.train import preset_values
 from grok_tui.core.config import PRESETS, Config, ConfigError, preset
 from grok_tui.core.flags import CONFIG_FLAGS
 
@@ -75,22 +76,34 @@ def sweep_from_args(args: argparse.Namespace) -> Any:
     saved = load_definition(path)
     given = [name for name in [*(name for _, name, _, _ in CONFIG_FLAGS), "orthograd"]
              if name != "tag" and hasattr(args, name)]
-    if saved is not None and not given and not hasattr(args, "preset") and not hasattr(args, "betas"):
-        base = Config.from_dict(saved["base"])  # `grok-tui sweep NAME` alone: the saved sweep as it was
+    # As `train` does on a run: the given flags are layered on the saved definition (a preset's values
+    # too, so a preset of other settings is refused like any other experiment change), else on a preset.
+    if saved is not None:
+        base = _saved_base(saved, path)
+        if hasattr(args, "preset"):
+            base = dataclasses.replace(base, **preset_values(args.preset))
     else:
         base = preset(getattr(args, "preset", "paper"), threads=1)  # one thread per member: see executor.py
+    saved_axes = saved.get("axes", {}) if saved is not None else {}
     axes: dict[str, list[Any]] = {}
     for name in given:
         values = parse_values(name, getattr(args, name))
-        if len(values) == 1:
+        if len(values) == 1 and name not in saved_axes:
             base = dataclasses.replace(base, **{name: values[0]})
-        else:
+        else:  # a value of a saved axis grows that axis
             axes[name] = values
     if hasattr(args, "betas"):
         base = dataclasses.replace(base, betas=tuple(args.betas))
     sweep = expand(args.name, base, merge_axes(saved, axes), saved_members(saved, path))
     _refuse_other_experiments(sweep.members, Path(args.root))
     return sweep
+
+
+def _saved_base(saved: dict[str, Any], path: Path) -> Config:
+    try:
+        return Config.from_dict(saved["base"])
+    except (ConfigError, TypeError, KeyError) as err:
+        raise ConfigError([f"{path}: cannot be read as a sweep definition ({err}); move it away to start over"]) from None
 
 
 def _refuse_other_experiments(members: list[Any], root: Path) -> None:

@@ -26,7 +26,7 @@ from grok_tui.cli.common import (
     add_root,
     config_names,
 )
-from grok_tui.core.config import PRESETS, Config, ConfigError, is_valid_tag, preset
+from grok_tui.core.config import EXPERIMENT_FIELDS, PRESETS, Config, ConfigError, is_valid_tag, preset
 
 
 def add_parser(commands: Any) -> None:
@@ -42,6 +42,14 @@ def add_parser(commands: Any) -> None:
                       help="delete the run's log and checkpoint and start over")
 
 
+def preset_values(name: str) -> dict[str, Any]:
+    """What `--preset NAME` sets: every field that defines the experiment at the preset's value (so a
+    preset given for an existing run of other settings is an experiment change, refused as one), and the
+    preset's own schedule fields."""
+    values = preset(name)
+    return {**{field: getattr(values, field) for field in EXPERIMENT_FIELDS}, **PRESETS[name]}
+
+
 def config_from_args(args: argparse.Namespace, check: bool = True) -> Config:
     """The run's stored config (unless --fresh), else a preset, with the flags given on top."""
     from grok_tui.run.paths import RunPaths
@@ -49,7 +57,8 @@ def config_from_args(args: argparse.Namespace, check: bool = True) -> Config:
     given = {name: getattr(args, name) for name in config_names() if hasattr(args, name)}
     if "betas" in given:
         given["betas"] = tuple(given["betas"])
-    overrides = {**PRESETS.get(getattr(args, "preset", ""), {}), **given}
+    chosen = getattr(args, "preset", None)
+    overrides = {**(preset_values(chosen) if chosen in PRESETS else {}), **given}
     tag = overrides.get("tag", Config.tag)
     base: Config | None = None
     if not args.fresh and is_valid_tag(tag):  # a bad tag is reported below with every other problem
@@ -70,7 +79,9 @@ def config_from_args(args: argparse.Namespace, check: bool = True) -> Config:
 def run(args: argparse.Namespace) -> int:
     from grok_tui.cli.progress import ProgressPrinter
     from grok_tui.run import stopclock
-    from grok_tui.run.sessions import Session
+    from grok_tui.run.log import last_record
+    from grok_tui.run.paths import RunPaths
+    from grok_tui.run.sessions import Session, last_session
     from grok_tui.training.trainer import train_grokking
 
     config = config_from_args(args)
@@ -88,8 +99,17 @@ def run(args: argparse.Namespace) -> int:
     # A signal the caller ignores stays ignored: `nohup grok-tui train` must survive the SSH drop's SIGHUP.
     previous = {sig: signal.signal(sig, on_signal) for sig in EXIT_SIGNAL if signal.getsignal(sig) != signal.SIG_IGN}
     printer = ProgressPrinter(config)
-    print(f"grok-tui: training {config.tag!r} in {Path(args.root).resolve()} "
-          f"(p={config.p}, {config.operation}, {config.num_epochs:,} epochs)", flush=True)
+    paths = RunPaths.of(config.tag, args.root)
+    before = None if args.fresh else last_session(paths.sessions)
+    where = f"in {Path(args.root).resolve()} (p={config.p}, {config.operation}, {config.num_epochs:,} epochs)"
+
+    def on_replace() -> None:
+        # Every check has passed and the files go next: say what is lost first.
+        if any(path.exists() for path in (paths.config, paths.log, paths.checkpoint)):
+            last = last_record(paths.log)
+            trained = f"trained to epoch {int(last['epoch']):,}" if last is not None else "no log records"
+            print(f"grok-tui: --fresh: replacing run {config.tag!r} ({trained}) with a new run from epoch 0",
+                  flush=True)
 
     def warn(message: Warning | str, category: type[Warning], filename: str, lineno: int,
              file: TextIO | None = None, line: str | None = None) -> None:
@@ -99,8 +119,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"{end_progress_line}grok-tui: warning: {' '.join(str(message).split())}", file=sys.stderr,
               flush=True)
 
+    started: list[Session] = []
+
     def on_session(session: Session) -> None:
+        # Called once every refusal is behind: the start line never precedes an error.
+        started.append(session)
+        start = int(session.record["start_epoch"])
+        print(f"grok-tui: resuming {config.tag!r} at epoch {start:,} {where}" if start
+              else f"grok-tui: training {config.tag!r} {where}", flush=True)
         print(f"grok-tui: {session.summary()}", flush=True)
+        threads = session.record["threads"]
+        if before is not None and start and before.get("threads") != threads:
+            print(f"grok-tui: threads: {before.get('threads')} -> {threads} since the last session "
+                  "(the results do not depend on it)", flush=True)
         warning = session.warning()
         if warning:
             print(f"grok-tui: warning: {warning}", file=sys.stderr, flush=True)
@@ -110,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             warnings.showwarning = warn
             result = train_grokking(config, resume=not args.fresh, stop_event=stop, on_log=printer,
                                     root=args.root, on_event=lambda event: printer.event(f"grok-tui: {event.text}"),
-                                    on_session=on_session)
+                                    on_session=on_session, on_replace=on_replace)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -119,6 +150,15 @@ def run(args: argparse.Namespace) -> int:
         printer.finish(f"{done} at epoch {result.epoch:,} by {signal.Signals(received[0]).name}; checkpoint saved "
                        f"to {result.paths.checkpoint}")
         return EXIT_SIGNAL[signal.Signals(received[0])]
+    if not started:  # a resume with nothing to train: no session, no start line
+        if result.status == "early_stopped":
+            printer.finish(f"run {config.tag!r} is already done at epoch {result.epoch:,}, at least "
+                           f"{config.stop_after_grok:,} epochs after grokking: nothing to train (give a larger "
+                           "--stop-after-grok to train it on)")
+        else:
+            printer.finish(f"run {config.tag!r} is already at epoch {result.epoch:,} of {config.num_epochs:,}: "
+                           "nothing to train (raise --num-epochs to train it longer)")
+        return EXIT_OK
     if result.status == "stopped":
         printer.finish(f"stopped at epoch {result.epoch:,}; checkpoint saved to {result.paths.checkpoint}")
         return EXIT_OK

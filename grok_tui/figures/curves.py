@@ -5,7 +5,8 @@ on a log scale, train and test, over epochs; beside it the accuracies) and the p
 (figures 5-7: restricted and excluded loss beside train and test loss, the Gini coefficients, the
 sum of squared weights, the embedding's Fourier norms per frequency with the key frequencies, and
 their history as a frequency x epoch heatmap: the key frequencies growing while the others fade).
-Dashed lines mark the phase events of grok_tui/run/phases.py on every panel over epochs. Figures are built as
+Dashed lines mark the phase events of grok_tui/run/phases.py on every panel over epochs. Legends sit below
+the panels, never over a curve; titles name the run's optimizer and interventions, loss axes its objective. Figures are built as
 `matplotlib.figure.Figure` on the Agg canvas, never through pyplot, so this works over SSH; pyplot
 is used only when `show_plot=True` and a display exists.
 
@@ -20,35 +21,43 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.transforms import ScaledTranslation
 
 from grok_tui.core.config import OPERATIONS, Config, ConfigError
 from grok_tui.core.errors import NoDataError
 from grok_tui.figures.figure_log import FigureLog, read_figure_log
+from grok_tui.figures.groups import interventions_text, objective_text, optimizer_text
 from grok_tui.run.log import Record
 from grok_tui.run.paths import RunPaths
 from grok_tui.run.phases import EVENT_LABELS, Event, track
 from grok_tui.figures.style import (CURVES_SIZE, EVENT_COLORS, EXCLUDED_COLOR, MEASURES_SIZE, RESTRICTED_COLOR,
-                                    SPECTRUM_TAGS, TEST_COLOR, TRAIN_COLOR, figure_format, has_display, save_figure,
-                                    series, styled, wrap_title)
+                                    SPECTRUM_TAGS, TEST_COLOR, TRAIN_COLOR, figure_format, has_display,
+                                    legend_columns, save_figure, series, short_objective, styled,
+                                    wrap_title)
 
 
 def describe(config: Config | None, tag: str) -> str:
+    """A figure's title: the run's task, model, optimizer and seed, and its interventions when it has any."""
     if config is None:
         return f"grok-tui: {tag}"
-    return (
+    text = (
         f"{tag}: p={config.p}, {OPERATIONS.get(config.operation, config.operation)}, "
         f"frac_train={config.frac_train:g}, d_model={config.d_model}, heads={config.num_heads}, "
-        f"d_mlp={config.mlp_width}, lr={config.lr:g}, wd={config.weight_decay:g}, seed={config.seed}"
+        f"d_mlp={config.mlp_width}, {optimizer_text(config)}, seed={config.seed}"
     )
+    interventions = interventions_text(config)
+    return f"{text}; {interventions}" if interventions else text
 
 
 def training_figure(records: list[Record], title: str, log_x: bool = False, figure: Figure | None = None,
-                    events: list[Event] | None = None) -> Figure:
+                    events: list[Event] | None = None, objective: str = "cross-entropy") -> Figure:
     """A two-panel figure (loss on log y, accuracy) from log records; `events`: the phase events of the
-    whole log when `records` are a thinned part of it (default: found in `records`)."""
+    whole log when `records` are a thinned part of it (default: found in `records`); `objective`: the
+    loss the run minimizes, for the loss axis (groups.objective_text)."""
     fig = figure if figure is not None else Figure(figsize=(12, 4.8), layout="constrained")
     epochs = series(records, "epoch")
     x = epochs + 1 if log_x else epochs  # epoch 0 has no place on a log axis
@@ -56,30 +65,41 @@ def training_figure(records: list[Record], title: str, log_x: bool = False, figu
     for key, color, label in (("train_loss", TRAIN_COLOR, "train"), ("test_loss", TEST_COLOR, "test")):
         values = series(records, key)
         values[values <= 0] = np.nan  # exactly 0 cannot sit on a log axis
-        loss_ax.plot(x, values, color=color, linewidth=1.2, label=f"{label} loss")
+        loss_ax.plot(x, values, color=color, linewidth=1.2, label=label)
     loss_ax.set_yscale("log")
-    loss_ax.set_ylabel("cross-entropy loss (log scale)")
-    for key, color, label in (("train_acc", TRAIN_COLOR, "train"), ("test_acc", TEST_COLOR, "test")):
-        acc_ax.plot(x, 100 * series(records, key), color=color, linewidth=1.2, label=f"{label} accuracy")
+    loss_ax.set_ylabel(f"{short_objective(objective, fig)} loss (log scale)")
+    for key, color in (("train_acc", TRAIN_COLOR), ("test_acc", TEST_COLOR)):
+        acc_ax.plot(x, 100 * series(records, key), color=color, linewidth=1.2)
     acc_ax.set_ylabel("accuracy (%)")
     acc_ax.set_ylim(-2, 102)
     events = track(records).events if events is None else events
     for ax in (loss_ax, acc_ax):
         _epoch_panel(ax, events, log_x)
+    # One legend for both panels (the colours are train and test in both), below them: never over a curve.
+    handles, labels = loss_ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=legend_columns(fig, labels, narrow=False, most=5))
     fig.suptitle(wrap_title(title, fig))
     return fig
 
 
 def _epoch_panel(ax: Axes, events: list[Event], log_x: bool) -> None:
-    """A panel over epochs: a dashed line per phase event, axis labels, grid and legend."""
+    """A panel over epochs: a dashed line per phase event (labelled for a legend), axis labels and grid."""
     for event in events:
-        ax.axvline(event.epoch, color=EVENT_COLORS[event.name], linestyle="--", linewidth=1,
-                   label=f"{EVENT_LABELS[event.name]} @ {event.epoch:,}")
+        ax.axvline(event.epoch + 1 if log_x else event.epoch, color=EVENT_COLORS[event.name], linestyle="--",
+                   linewidth=1, label=f"{EVENT_LABELS[event.name]} @ {event.epoch:,}")
     ax.set_xlabel("epoch + 1 (log scale)" if log_x else "epoch")
     if log_x:
         ax.set_xscale("log")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="best")
+
+
+def _legend_below(ax: Axes, fig: Figure) -> None:
+    """The panel's legend under its x axis (tick labels and axis label cleared), outside the data area;
+    constrained layout makes room for it. The gap is in points, so it holds at every panel height."""
+    font = float(matplotlib.rcParams["font.size"])
+    below = ScaledTranslation(0, -3.4 * font / 72, fig.dpi_scale_trans)  # ~ tick labels and the x label
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=ax.transAxes + below,
+              ncols=2 if fig.get_figwidth() >= 10 else 1, borderaxespad=0.0)
 
 
 def _measured(records: list[Record], x: np.ndarray, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -90,9 +110,9 @@ def _measured(records: list[Record], x: np.ndarray, key: str) -> tuple[np.ndarra
 
 
 def measures_figure(records: list[Record], title: str, log_x: bool = False, figure: Figure | None = None,
-                    events: list[Event] | None = None) -> Figure:
-    """The progress measures in five panels; NoDataError when the log holds no measurement. `events` as
-    for training_figure."""
+                    events: list[Event] | None = None, objective: str = "cross-entropy") -> Figure:
+    """The progress measures in five panels; NoDataError when the log holds no measurement. `events` and
+    `objective` as for training_figure."""
     norms_record = next((r for r in reversed(records) if isinstance(r.get("embed_freq_norms"), list)), None)
     if norms_record is None:
         raise NoDataError("no progress measures in the log (measure_every was 0, or no measurement yet)")
@@ -109,7 +129,7 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
         values[values <= 0] = np.nan
         loss_ax.plot(xs, values, color=color, linewidth=1.2, label=label)
     loss_ax.set_yscale("log")
-    loss_ax.set_ylabel("cross-entropy loss (log scale)")
+    loss_ax.set_ylabel(f"{short_objective(objective, fig)} loss (log scale)")
     loss_ax.set_title("restricted and excluded loss")
 
     for key, color, label in (("gini_embed", RESTRICTED_COLOR, "Gini of W_E's Fourier norms"),
@@ -125,6 +145,7 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
     events = track(records).events if events is None else events
     for ax in (loss_ax, gini_ax, norm_ax):
         _epoch_panel(ax, events, log_x)
+        _legend_below(ax, fig)
 
     norms = np.array([v if isinstance(v, (int, float)) else np.nan for v in norms_record["embed_freq_norms"]])
     keys = [k for k in norms_record.get("key_freqs", []) if isinstance(k, int) and 1 <= k <= len(norms)]
@@ -180,8 +201,8 @@ def _spectrogram_panel(ax: Axes, fig: Figure, records: list[Record], n_freqs: in
     ax.set_title("W_E's Fourier norms over training, per frequency", pad=14)
 
 
-def _load_run(config_or_tag: Config | str, root: Path | str | None) -> tuple[RunPaths, str, FigureLog]:
-    """The run's paths, its figure title and its log read for a figure (grok_tui/figures/figure_log.py: thinned
+def _load_run(config_or_tag: Config | str, root: Path | str | None) -> tuple[RunPaths, str, FigureLog, str]:
+    """The run's paths, its figure title, its log read for a figure and its objective (grok_tui/figures/figure_log.py: thinned
     while read, so a 1,000,000-line log plots in bounded memory). NoDataError when there are no records."""
     if isinstance(config_or_tag, Config):
         tag, config = config_or_tag.tag, config_or_tag
@@ -198,7 +219,7 @@ def _load_run(config_or_tag: Config | str, root: Path | str | None) -> tuple[Run
         raise NoDataError(log.problem)
     if not log.records:
         raise NoDataError(f"{paths.log}: no log records to plot (has run {tag!r} been trained?)")
-    return paths, describe(config, tag), log
+    return paths, describe(config, tag), log, objective_text(config)
 
 
 def plot_training_curves(
@@ -218,7 +239,7 @@ def plot_training_curves(
     target = Path(out) if out is not None else None
     if target is not None:
         figure_format(target)  # a bad suffix is refused before any work
-    paths, title, log = _load_run(config_or_tag, root)
+    paths, title, log, objective = _load_run(config_or_tag, root)
     show = show_plot and has_display()
     if show_plot and not show:
         warnings.warn("show_plot: no display here; the PNG is written instead", stacklevel=2)
@@ -230,7 +251,7 @@ def plot_training_curves(
     with styled(size):
         fig = training_figure(log.records, title, log_x=log_x,
                               figure=figure if figure is not None else Figure(figsize=size, layout="constrained"),
-                              events=log.events)
+                              events=log.events, objective=objective)
         save_figure(fig, target if target is not None else paths.curves_png, dpi)
     if show:
         import matplotlib.pyplot as plt
@@ -252,11 +273,11 @@ def plot_progress_measures(
     target = Path(out) if out is not None else None
     if target is not None:
         figure_format(target)
-    paths, title, log = _load_run(config_or_tag, root)
+    paths, title, log, objective = _load_run(config_or_tag, root)
     with styled(size):
         try:
             fig = measures_figure(log.records, title, log_x=log_x, figure=Figure(figsize=size, layout="constrained"),
-                                  events=log.events)
+                                  events=log.events, objective=objective)
         except NoDataError as err:
             raise NoDataError(f"{paths.log}: {err}") from None
         save_figure(fig, target if target is not None else paths.measures_png, dpi)
@@ -280,16 +301,16 @@ def export_snapshot(tag: str, root: Path | str | None = None, log_x: bool = Fals
     """Both figures of a run that is still training, named by the last epoch they show
     (logs/<tag>/training_curves-epoch1200.png, progress_measures-epoch1200.png): the automatic export
     at the end of the run writes the usual names and so never replaces a figure exported on the way."""
-    paths, title, log = _load_run(tag, root)
+    paths, title, log, objective = _load_run(tag, root)
     epoch = int(log.records[-1]["epoch"])
     curves = paths.log_dir / f"{paths.curves_png.stem}-epoch{epoch}.png"
     with styled(CURVES_SIZE):
-        save_figure(training_figure(log.records, title, log_x=log_x, events=log.events,
+        save_figure(training_figure(log.records, title, log_x=log_x, events=log.events, objective=objective,
                                     figure=Figure(figsize=CURVES_SIZE, layout="constrained")), curves)
     written = [curves]
     with styled(MEASURES_SIZE):
         try:
-            figure = measures_figure(log.records, title, log_x=log_x, events=log.events,
+            figure = measures_figure(log.records, title, log_x=log_x, events=log.events, objective=objective,
                                      figure=Figure(figsize=MEASURES_SIZE, layout="constrained"))
         except NoDataError:
             return written  # a run without measures (measure_every=0) has only the curves

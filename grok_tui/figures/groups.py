@@ -10,6 +10,11 @@ interpolated linearly onto the grid points inside its own logged range (losses i
 drawn), and at every grid point the median, min and max are taken over the members that cover it
 (`Band.count` says how many do: past the end of a shorter run the band narrows to the others).
 
+Labels (group_label, run_label) are the one text the comparison figure's legend and the TUI's compare table
+show: every experiment field that differs among the runs shown, the seed outside seed groups, interventions
+in words (interventions, optimizer_text, objective_text: also the figure titles, loss axes, the status panel
+and `list`), and never a field the run does not use (is_unused: Grokfast's settings without Grokfast).
+
 Phase epochs come from grok_tui/run/phases.py, the same detector the trainer and the live view use.
 Headless on purpose: numpy and the standard library only (W&B's grouping, one line per group with a
 band for its members, is the model).
@@ -26,13 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from grok_tui.core.config import EXPERIMENT_FIELDS, Config
+from grok_tui.core.config import EXPERIMENT_FIELDS, INACTIVE_UNLESS, Config
 from grok_tui.figures.series import RunSeries, log10_safe
 from grok_tui.run.log import RunLogReader
 from grok_tui.run.paths import RunPaths
 from grok_tui.run.summary import read_config
 
 LOG_KEYS = frozenset({"train_loss", "test_loss", "restricted_loss", "excluded_loss"})  # banded in log10
+# The fields of the interventions (grok_tui/experiment/interventions.py, losses.py): a label says them in words.
+INTERVENTION_FIELDS = ("grokfast", "grokfast_alpha", "grokfast_lamb", "grokfast_window", "orthograd", "loss",
+                       "softmax_precision", "adam_eps")
 SHORT_NAMES = {"weight_decay": "wd", "frac_train": "frac", "num_heads": "heads", "operation": "op",
                "num_epochs": "epochs", "warmup_steps": "warmup"}
 
@@ -68,27 +76,119 @@ def config_fields() -> list[str]:
     return [f.name for f in dataclasses.fields(Config) if f.name != "tag"]
 
 
+def is_unused(config: Config, name: str) -> bool:
+    """Whether a field changes nothing in this run: a setting of a Grokfast filter the run does not use."""
+    return name in INACTIVE_UNLESS and config.grokfast not in INACTIVE_UNLESS[name]
+
+
 def differing_fields(configs: Sequence[Config | None]) -> list[str]:
-    """The config fields (tag excluded) whose values are not the same in all of `configs` (None skipped)."""
+    """The config fields (tag excluded) whose values are not the same in all of `configs` (None skipped).
+    A field counts only among the runs that use it: grokfast_alpha of an ema run beside a run without
+    Grokfast is not a difference (grokfast is), two ema runs with other alphas are."""
     known = [c for c in configs if c is not None]
     return [name for name in config_fields()
-            if len({repr(c.resolved(name)) for c in known}) > 1]
+            if len({repr(c.resolved(name)) for c in known if not is_unused(c, name)}) > 1]
 
 
 def format_value(config: Config | None, name: str) -> str:
-    """A config value for a table cell: 0.001 as 0.001, 1.0 as 1, betas as 0.9,0.98, d_mlp resolved."""
+    """A config value for a table cell: 0.001 as 0.001, 1.0 as 1, betas as 0.9,0.98, d_mlp resolved;
+    '-' for a field the run does not use (or leaves unset, as stop_after_grok)."""
     if config is None:
         return "?"
     value = config.resolved(name)
     if isinstance(value, bool):
         return "on" if value else "off"
     if value is None:
-        return str(value)
+        return "-"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, tuple):
         return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
     return str(value)
+
+
+def fields_text(config: Config | None, names: Sequence[str]) -> str:
+    """'wd=0.3 seed=1': the named fields of one run, short names, a field the run does not use left out."""
+    if config is None:
+        return ""
+    return " ".join(f"{SHORT_NAMES.get(name, name)}={format_value(config, name)}" for name in names
+                    if not is_unused(config, name))
+
+
+def interventions(config: Config) -> list[str]:
+    """What the run adds to the paper's AdamW run, one item each: 'Grokfast-EMA (α=0.98, λ=2)', '⊥Grad',
+    'StableMax CE', 'float32 softmax', 'adam_eps=1e-30'; [] for the paper's own setup."""
+    parts = []
+    if config.grokfast == "ema":
+        parts.append(f"Grokfast-EMA (\u03b1={config.grokfast_alpha:g}, \u03bb={config.grokfast_strength:g})")
+    elif config.grokfast == "ma":
+        parts.append(f"Grokfast-MA (window={config.grokfast_window}, \u03bb={config.grokfast_strength:g})")
+    if config.orthograd:
+        parts.append("\u22a5Grad")
+    if config.loss == "stablemax":
+        parts.append("StableMax CE")
+    if config.softmax_precision != Config.softmax_precision:
+        parts.append(f"{config.softmax_precision} {'StableMax' if config.loss == 'stablemax' else 'softmax'}")
+    if config.adam_eps != Config.adam_eps:
+        parts.append(f"adam_eps={config.adam_eps:g}")
+    return parts
+
+
+def interventions_text(config: Config) -> str:
+    """The run's interventions in one phrase ('Grokfast-EMA (α=0.98, λ=2), ⊥Grad'); '' for none."""
+    return ", ".join(interventions(config))
+
+
+def optimizer_text(config: Config) -> str:
+    """The optimizer as it steps: 'AdamW lr=0.001 wd=1', '⊥Grad-AdamW ...' with ⊥Grad, betas when not
+    the paper's."""
+    name = "\u22a5Grad-AdamW" if config.orthograd else "AdamW"
+    text = f"{name} lr={config.lr:g} wd={config.weight_decay:g}"
+    if tuple(config.betas) != Config.betas:
+        text += f" betas={format_value(config, 'betas')}"
+    return text
+
+
+def objective_text(config: Config | None, short: bool = False) -> str:
+    """The loss the run minimizes, for a loss axis: 'softmax cross-entropy', 'StableMax cross-entropy'
+    ('softmax CE' short)."""
+    kind = "" if config is None else "StableMax " if config.loss == "stablemax" else "softmax "
+    return f"{kind}{'CE' if short and kind else 'cross-entropy'}"
+
+
+def objectives(configs: Sequence[Config | None], short: bool = False) -> list[str]:
+    """The distinct objectives (objective_text) of `configs`, in order; a broken config is not one."""
+    return list(dict.fromkeys(objective_text(c, short) for c in configs if c is not None))
+
+
+def loss_axis_text(name: str, configs: Sequence[Config | None], short: bool = False) -> str:
+    """A loss chart's title in the PNG and the TUI alike: 'train loss, softmax cross-entropy', or with
+    several objectives 'train loss: softmax cross-entropy and StableMax cross-entropy mixed' (not one
+    quantity: the legend says which run minimizes which). short: 'CE' (a terminal chart's title)."""
+    found = objectives(configs, short)
+    if len(found) > 1:
+        return f"{name}: {' and '.join(found)} mixed"
+    return f"{name}, {found[0]}" if found else name
+
+
+def shared_text(configs: Sequence[Config | None]) -> str:
+    """What every run shown shares, for a comparison's title: the optimizer and the interventions when
+    they are the same for all ('AdamW lr=0.003 wd=1; ⊥Grad, StableMax CE'); '' when nothing is shared."""
+    known = [c for c in configs if c is not None]
+    if not known:
+        return ""
+    parts = []
+    for describe in (optimizer_text, interventions_text):
+        texts = {describe(c) for c in known}
+        if len(texts) == 1:
+            parts.append(texts.pop())
+    return "; ".join(part for part in parts if part)
+
+
+def run_label(config: Config | None, tag: str, fields: Sequence[str]) -> str:
+    """A single run among others: its tag and the `fields` that set it apart ('q wd=1 seed=0')."""
+    text = label_text(config, fields)
+    return f"{tag} {text}" if text else tag
 
 
 def group_key(member: Member) -> tuple[Any, ...]:
@@ -117,26 +217,51 @@ class Group:
 
 
 def group_runs(members: Sequence[Member]) -> list[Group]:
-    """Seed groups in order of first appearance, each labelled by what sets it apart from the others."""
+    """Seed groups in order of first appearance, each labelled by group_label."""
     groups: dict[tuple[Any, ...], Group] = {}
     for member in members:
         groups.setdefault(group_key(member), Group(group_key(member), [])).members.append(member)
     result = list(groups.values())
-    apart = [name for name in differing_fields([g.members[0].config for g in result]) if name != "seed"
-             and name in EXPERIMENT_FIELDS]
+    apart = experiment_differences([m.config for m in members])
     for group in result:
-        config = group.members[0].config
-        if config is None or not apart:
-            name = group.members[0].tag if len(group.members) == 1 or config is None else \
-                _common_prefix(group.tags) or group.members[0].tag
-        else:
-            name = " ".join(f"{SHORT_NAMES.get(f, f)}={format_value(config, f)}" for f in apart)
-        if len(group.members) > 1:  # the same seed twice (a rerun) is not two seeds
-            seeds = group.seeds
-            kind = "seeds" if len(set(seeds)) == len(seeds) == len(group.members) else "runs"
-            name += f" ({len(group.members)} {kind})"
-        group.label = name
+        group.label = group_label(group, apart)
     return result
+
+
+def experiment_differences(configs: Sequence[Config | None]) -> list[str]:
+    """The experiment's fields (seed included) that differ among `configs`: what a label must name."""
+    return [name for name in differing_fields(configs) if name in EXPERIMENT_FIELDS]
+
+
+def group_label(group: Group, apart: Sequence[str]) -> str:
+    """The one label text of a group, in the PNG's legend and the TUI's table alike: the fields in `apart`
+    (seed too, unless the group is a seed group), interventions in words ('wd=0.3 seed=1',
+    'lr=0.001 Grokfast-EMA (α=0.98, λ=2) (3 seeds)'), or the tags when nothing sets it apart."""
+    config = group.members[0].config
+    names = [name for name in apart if name != "seed" or len(group.members) == 1]
+    text = label_text(config, names)
+    if not text:
+        text = group.members[0].tag if len(group.members) == 1 or config is None else \
+            _common_prefix(group.tags) or group.members[0].tag
+    if len(group.members) > 1:  # the same seed twice (a rerun) is not two seeds
+        seeds = group.seeds
+        kind = "seeds" if len(set(seeds)) == len(seeds) == len(group.members) else "runs"
+        text += f" ({len(group.members)} {kind})"
+    return text
+
+
+def label_text(config: Config | None, names: Sequence[str]) -> str:
+    """The `names` of one run as a label: 'wd=0.3 seed=1'; the intervention fields among them said once, in
+    words (interventions_text, or 'no intervention'); a field the run does not use left out."""
+    if config is None:
+        return ""
+    plain = [name for name in names if name not in INTERVENTION_FIELDS and name != "seed"]
+    parts = [fields_text(config, plain)]
+    if any(name in INTERVENTION_FIELDS for name in names):
+        parts.append(interventions_text(config) or "no intervention")
+    if "seed" in names:  # last: the seed tells apart runs of one experiment, the rest the experiments
+        parts.append(fields_text(config, ["seed"]))
+    return " ".join(part for part in parts if part)
 
 
 def tags_text(tags: list[str]) -> str:
@@ -317,8 +442,10 @@ def group_stats(group: Group) -> GroupStats:
 
 
 def single_groups(members: Sequence[Member]) -> list[Group]:
-    """Every member as a group of its own, labelled by its tag (the 'single runs' view)."""
-    return [Group(("run", m.tag), [m], m.tag) for m in members]
+    """Every member as a group of its own, labelled by its tag and what sets it apart (the 'single runs'
+    view): 'q wd=1 seed=0'."""
+    apart = experiment_differences([m.config for m in members])
+    return [Group(("run", m.tag), [m], run_label(m.config, m.tag, apart)) for m in members]
 
 
 def load_members(tags: Sequence[str], root: Path | str | None = None) -> list[Member]:

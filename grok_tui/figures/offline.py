@@ -23,6 +23,7 @@ def plot_offline_measures(tag: str, out: Path | str | None = None, root: Path | 
     from matplotlib.figure import Figure
 
     from grok_tui.figures.curves import describe, measures_figure
+    from grok_tui.figures.groups import objective_text
     from grok_tui.figures.style import MEASURES_SIZE, figure_format, save_figure, styled
 
     paths = RunPaths.of(tag, root)
@@ -40,7 +41,8 @@ def plot_offline_measures(tag: str, out: Path | str | None = None, root: Path | 
     with styled(size):
         fig = measures_figure(merged_records(read_log(paths.log), offline),
                                        f"{describe(config, tag)} ({note})", log_x=log_x,
-                                       figure=Figure(figsize=size, layout="constrained"))
+                                       figure=Figure(figsize=size, layout="constrained"),
+                                       objective=objective_text(config))
         save_figure(fig, target, dpi)
     return target
 

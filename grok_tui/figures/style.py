@@ -72,6 +72,28 @@ def check_size(width: float, height: float, dpi: int) -> None:
         raise ValueError(f"size: {width:g} x {height:g} inches at {dpi} dpi is over {MAX_PIXELS:,} pixels")
 
 
+# The smallest sizes (inches) at which each figure was rendered and checked legible: titles, tick labels and
+# legends apart, no legend over data. The comparison stacks its panels under 7.5 inches wide, which needs
+# height; the measures figure's five panels and their legends need a page's quarter.
+NARROW_COMPARISON = 7.5
+MIN_SIZES = {"curves": (3.5, 2.6), "comparison": (3.5, 4.4), "wide comparison": (NARROW_COMPARISON, 3.0),
+             "measures": (7.0, 9.0)}
+
+
+def check_legible(figure: str, width: float, height: float) -> None:
+    """A size at which `figure` (curves, comparison, measures) stays legible (ValueError naming the minimum)."""
+    kind = "wide comparison" if figure == "comparison" and width >= NARROW_COMPARISON else figure
+    least_width, least_height = MIN_SIZES[kind]
+    if width < least_width or height < least_height:
+        rule = f"at least {least_width:g} x {least_height:g} inches"
+        if kind == "comparison":
+            rule += (f" below {NARROW_COMPARISON:g} inches wide, where its panels are stacked "
+                     f"({MIN_SIZES['wide comparison'][1]:g} inches high from {NARROW_COMPARISON:g} wide)")
+        elif kind == "wide comparison":
+            rule = f"at least {least_height:g} inches of height at {NARROW_COMPARISON:g} inches wide or more"
+        raise ValueError(f"size: the {figure} figure needs {rule} to be legible (got {width:g} x {height:g})")
+
+
 def font_sizes(width: float) -> dict[str, Any]:
     """matplotlib font settings for a figure `width` inches wide: 10 pt on a wide figure, down to 7 pt
     on a 3.5-inch one-column figure (the size it is printed at, so it stays readable)."""
@@ -81,12 +103,18 @@ def font_sizes(width: float) -> dict[str, Any]:
 
 
 def wrap_title(title: str, fig: Figure) -> str:
-    """The title broken into lines that fit the figure's width (a 3.5-inch figure holds ~45 characters)."""
-    points = fig.get_figwidth() * 72
-    per_line = max(20, int(points / (0.55 * float(matplotlib.rcParams["figure.titlesize"]
-                                                   if isinstance(matplotlib.rcParams["figure.titlesize"], (int, float))
-                                                   else matplotlib.rcParams["font.size"]))))
+    """The title broken into lines that fit the figure's width (a 3.5-inch figure holds ~55 characters at
+    7 pt: DejaVu Sans averages ~0.6 em a character in these titles, digits and punctuation included)."""
+    size = matplotlib.rcParams["figure.titlesize"]
+    points = float(size) if isinstance(size, (int, float)) else float(matplotlib.rcParams["font.size"])
+    per_line = max(20, int(0.95 * fig.get_figwidth() * 72 / (0.62 * points)))
     return "\n".join(textwrap.wrap(title, per_line)) or title
+
+
+def short_objective(text: str, fig: Figure) -> str:
+    """'StableMax cross-entropy' as 'StableMax CE' on a figure under 6 inches wide, where a y label has
+    room for about 30 characters."""
+    return text.replace("cross-entropy", "CE") if fig.get_figwidth() < 6 else text
 
 
 @contextmanager

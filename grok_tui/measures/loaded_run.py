@@ -7,7 +7,9 @@
     run.config           the run's Config
     run.epoch            the epoch of run.model's weights
     run.log              the training log as numpy columns: run.log["test_acc"], run.log["epoch"], ... (NaN on
-                         lines without the value; list values such as key_freqs are in run.records)
+                         lines without the value); list values (key_freqs, embed_freq_norms) as object columns
+                         of lists (None on lines without one)
+    run.records          the log's lines as dicts
     run.snapshot_epochs  the epochs with a weight snapshot (models/TAG/snapshots)
     run.at(epoch)        the model at another snapshot epoch
 
@@ -68,14 +70,22 @@ def describe_epochs(epochs: list[int]) -> str:
 
 
 def log_columns(records: list[Record]) -> dict[str, np.ndarray]:
-    """Every numeric key of the log as a float column over its lines (NaN where a line lacks it)."""
-    keys = [key for key in dict.fromkeys(k for r in records for k in r)
-            if any(isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool) for r in records)]
+    """Every key of the log as a column over its lines: numbers as float (NaN where a line lacks one);
+    keys whose values are lists (key_freqs, embed_freq_norms) as an object column of those lists (None
+    where a line lacks one), so run.log["key_freqs"][-1] is the last measurement's key frequencies."""
+    def number(value: object) -> float | None:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
     columns = {}
-    for key in keys:
+    for key in dict.fromkeys(k for r in records for k in r):
         values = [r.get(key) for r in records]
-        columns[key] = np.array([float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan
-                                 for v in values])
+        numbers = [number(v) for v in values]
+        if any(n is not None for n in numbers):
+            columns[key] = np.array([n if n is not None else np.nan for n in numbers])
+        elif any(isinstance(v, list) for v in values):
+            column = np.empty(len(values), dtype=object)
+            column[:] = [list(v) if isinstance(v, list) else None for v in values]
+            columns[key] = column
     return columns
 
 

@@ -102,6 +102,7 @@ def train_grokking(
     engine: str = "fast",
     on_event: Callable[[Event], None] | None = None,
     on_session: Callable[[Session], None] | None = None,
+    on_replace: Callable[[], None] | None = None,
 ) -> TrainResult:
     """Train (or continue) the run named by config.tag under `root` (default: the current folder).
 
@@ -109,7 +110,10 @@ def train_grokking(
     run. Returns when num_epochs are done or `stop_event` is set (checked after every epoch).
     engine="reference" runs the readable model on all positions instead of the exact fast path.
     `on_event` is called once for each phase event (grok_tui/run/phases.py) when it happens; `on_session`
-    once before the first epoch, with the session's environment as recorded in logs/<tag>/sessions.jsonl.
+    once before the first epoch, with the session's environment as recorded in logs/<tag>/sessions.jsonl;
+    a resume with nothing to train (the run is at num_epochs, or done by stop_after_grok) is no session:
+    not recorded, and `on_session` is not called. `on_replace` (resume=False) is called once every check
+    has passed, just before the run's files are removed.
     Training uses config.threads torch threads (0: the process's default), set on the calling thread
     and restored when this returns.
     """
@@ -122,6 +126,8 @@ def train_grokking(
     paths = RunPaths.of(config.tag, root)
     with RunLock(paths):
         if not resume:
+            if on_replace is not None:
+                on_replace()
             _remove_run_files(paths)
         check_targets(_run_files(paths))  # a FIFO, folder or dangling symlink in their place: refused now
         check_snapshot_dir(paths)
@@ -142,11 +148,12 @@ def train_grokking(
         try:
             if device.type == "cuda":
                 use_deterministic_cuda()
-            session = begin_session(paths.sessions, start_epoch, device, threads)
-            if on_session is not None:
-                on_session(session)
-            return TrainingLoop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine],
-                                on_event).run()
+            loop = TrainingLoop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine], on_event)
+            if loop.epoch < config.num_epochs and not loop.early_stop_due():
+                session = begin_session(paths.sessions, start_epoch, device, threads)
+                if on_session is not None:
+                    on_session(session)
+            return loop.run()
         finally:
             torch.set_num_threads(previous_threads)
 

@@ -33,6 +33,8 @@ from grok_tui.figures.groups import (
     band,
     group_runs,
     group_stats,
+    loss_axis_text,
+    objectives,
     single_groups,
     tags_text,
 )
@@ -91,7 +93,8 @@ class CompareChart(PlotextPlot):
 
     def build(self, groups: list[Group], log_x: bool) -> None:
         plt = self.plt
-        plt.title(TITLES[self.key])
+        configs = [m.config for g in groups for m in g.members]
+        plt.title(TITLES[self.key] if self.key == "test_acc" else loss_axis_text(TITLES[self.key], configs, short=True))
         buckets = max(16, self.size.width - 10)
         lows, highs, x_lo, x_hi = [], [], math.inf, -math.inf
         for index, group in enumerate(groups):
@@ -236,6 +239,9 @@ class CompareScreen(Screen[None]):
         problems = [f"{m.tag}: {m.problem}" for m in self.members if m.problem]
         mode = "seed groups: median and min-max band" if self.grouped else "single runs"
         title = f"[b]{len(self.members)} runs[/b], {mode}"
+        found = objectives([m.config for m in self.members])
+        if len(found) > 1:  # one loss chart holds different quantities: said where it cannot be missed
+            title += f"  [yellow]losses: {' and '.join(found)} mixed[/yellow]"
         self.query_one("#compare-title", Static).update(title + (f"  [red]{problems[0]}[/red]" if problems else ""))
 
     def on_resize(self) -> None:

@@ -29,6 +29,7 @@ from grok_tui.figures.chartview import (
     show_cursor,
     zoom,
 )
+from grok_tui.figures.groups import interventions, optimizer_text
 from grok_tui.figures.series import RunSeries
 from grok_tui.figures.smoothing import next_smoothing
 from grok_tui.run.lock import lock_owner
@@ -377,10 +378,10 @@ class LiveScreen(Screen[None]):
         error = self.app_error()
         if error:
             lines += ["", f"[red]error: {escape(error)}[/red]"]
-        if config:
+        if config:  # the optimizer and every intervention, so a ⊥Grad or StableMax run says what it is
             lines += ["", f"p={config.p} {config.operation}  frac={config.frac_train:g}",
-                      f"d_model={config.d_model} heads={config.num_heads}",
-                      f"lr={config.lr:g} wd={config.weight_decay:g} seed={config.seed}"]
+                      f"d_model={config.d_model} heads={config.num_heads}  seed={config.seed}",
+                      escape(optimizer_text(config)), *(escape(item) for item in interventions(config))]
         self.query_one(StatusPanel).update("\n".join(lines))
         bar = self.query_one(ProgressBar)
         bar.update(total=total or 1, progress=min(epoch, total or 1))
