@@ -107,11 +107,13 @@ def _line(ax: Any, field: str, values: list[Any], results: list[MemberResult],
           log_axis: str) -> list[tuple[str, list[MemberResult]]]:
     points = sweep_points(field, values, results)
     ceiling = max([1, *(e for p in points for e in p.grokked + p.censored)])
-    for point in points:
-        ax.scatter([point.x] * len(point.grokked), point.grokked, s=14, color=MEDIAN_COLOR, alpha=0.45, zorder=2,
-                   label="a seed: grokked")
-        ax.scatter([point.x] * len(point.censored), point.censored, marker="^", s=30, color=NOT_GROKKED_COLOR,
-                   zorder=2, label="a seed: not grokked by its last epoch")
+    for point in points:  # only what is there: the legend names no kind of mark the figure lacks
+        if point.grokked:
+            ax.scatter([point.x] * len(point.grokked), point.grokked, s=14, color=MEDIAN_COLOR, alpha=0.45,
+                       zorder=2, label="a seed: grokked")
+        if point.censored:
+            ax.scatter([point.x] * len(point.censored), point.censored, marker="^", s=30, color=NOT_GROKKED_COLOR,
+                       zorder=2, label="a seed: not grokked by its last epoch")
         if point.summary.median is None and point.summary.runs:
             ax.scatter([point.x], [point.summary.beyond], marker="^", s=70, facecolors="none",
                        edgecolors=MEDIAN_COLOR, linewidths=1.4, zorder=3, label="median not reached (> that epoch)")
