@@ -93,7 +93,7 @@ def test_comparison_groups_seeds_with_a_band_and_a_legend_outside(runs: Path, tm
     assert len(acc.lines) == 2  # one median line per group, no single runs
     (legend,) = fig.legends
     labels = [t.get_text() for t in legend.get_texts()]
-    assert labels == ["wd=1 (3 seeds): grokked 500 (400-600)", "wd=0.3 (3 seeds): grokked 750 (700-800) 2/3"]
+    assert labels == ["wd=1 (3 seeds): grokked 500 (400-600) 3/3", "wd=0.3 (3 seeds): grokked 750 (700-800) 2/3"]
     fig.canvas.draw()
     box = legend.get_window_extent()
     assert all(not box.overlaps(ax.get_window_extent()) for ax in fig.axes[:3])  # outside the panels

@@ -18,7 +18,7 @@ from grok_tui.run.log import RunLogWriter
 from grok_tui.run.lock import RunLock
 from grok_tui.run.paths import RunPaths
 from grok_tui.tui.app import GrokApp
-from grok_tui.tui.compare import PALETTE, CompareChart, CompareScreen, dim
+from grok_tui.tui.compare import PALETTE, CompareChart, CompareScreen, GrokFractionChart, dim
 from grok_tui.tui.live import LiveScreen
 from grok_tui.tui.screens import ConfirmDelete, RunsScreen
 
@@ -113,7 +113,8 @@ async def test_select_three_runs_and_compare_them(fixture_root: Path) -> None:
         assert isinstance(view, CompareScreen) and view.tags == ["lr3e-3", "wd03-s0", "wd1-s0"]
         legend = rows(app)
         assert [r[1] for r in legend] == ["lr=0.003 wd=1", "lr=0.001 wd=0.3", "lr=0.001 wd=1"]
-        assert legend[2][5] == "400" and legend[1][5] == "-"  # grokked at; wd03-s0 stopped before
+        # grokked at, with k/n; wd03-s0 stopped at 600 before grokking: not by then
+        assert legend[2][5] == "400 1/1" and legend[1][5] == "> 600 0/1"
         assert all(chart._drawn_key is not None for chart in view.query(CompareChart))
 
 
@@ -125,7 +126,7 @@ async def test_two_seeds_are_one_group_with_a_band_and_t_shows_the_runs(fixture_
         assert isinstance(view, CompareScreen)
         assert [g.tags for g in view.groups] == [["wd1-s0", "wd1-s1"], ["wd03-s0"]]
         legend = rows(app)
-        assert legend[0][1] == "wd=1 (2 seeds)" and legend[0][5] == "500 (400-600)"
+        assert legend[0][1] == "wd=1 (2 seeds)" and legend[0][5] == "500 (400-600) 2/2"
         chart = view.query_one("#compare-test-acc", CompareChart)
         # the band's min and max lines and the median for the group, one line for the single run
         drawn: list[Any] = []
@@ -134,6 +135,15 @@ async def test_two_seeds_are_one_group_with_a_band_and_t_shows_the_runs(fixture_
         chart.draw(view.groups, view.version, False, force=True)
         first, second = PALETTE[0], PALETTE[1]
         assert drawn == [dim(first), dim(first), first, second]
+        # the fraction of each group's runs grokked by each epoch, as step corners: the seeds at 400 and 600
+        # (watched to 1,000), the single run not grokked by its last epoch, 600
+        grokked = view.query_one("#compare-grokked", GrokFractionChart)
+        steps: list[tuple[list[float], list[float], Any]] = []
+        real_steps = grokked.plt.plot
+        grokked.plt.plot = lambda x, y, **k: steps.append((x, y, k["color"])) or real_steps(x, y, **k)  # type: ignore[method-assign]
+        grokked.draw(view.groups, view.version, False, force=True)
+        assert steps == [([0, 400, 400, 600, 600, 1000, 1000], [0, 0, 50, 50, 100, 100, 100], first),
+                         ([0, 600, 600], [0, 0, 0], second)]
         await pilot.press("t")
         await pilot.pause(0.2)
         # each run by its tag and what sets it apart from the others shown

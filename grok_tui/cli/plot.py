@@ -26,6 +26,9 @@ def add_parser(commands: Any) -> None:
     plot.add_argument("--sweep", metavar="NAME", default=None,
                       help="the sweep's figure: epochs to grok against one swept field, or a phase diagram "
                            "of two (default ROOT/sweeps/NAME.png)")
+    plot.add_argument("--log-axis", choices=("auto", "on", "off"), default=None,
+                      help="with --sweep: a log axis for the swept field; auto (the default): for lr, weight_decay "
+                           "and adam_eps when the values span a decade or more")
     plot.add_argument("--measures", action="store_true",
                       help="the progress-measures figure (restricted/excluded loss, Gini, weight norm, frequencies)")
     plot.add_argument("--offline", action="store_true",
@@ -66,15 +69,18 @@ def run(args: argparse.Namespace) -> int:
             figure_format(args.out)
         except FigureFormatError as err:
             raise UsageError(f"argument --out: {err}") from None
+    if args.log_axis is not None and not args.sweep:
+        raise UsageError("argument --log-axis: goes with --sweep (grok-tui plot --sweep NAME --log-axis on)")
     if args.sweep:
-        from grok_tui.sweeps.figure import plot_sweep
+        from grok_tui.sweeps.figure import SWEEP_SIZE, plot_sweep
 
-        size = (args.width or 6.4, args.height or 4.4)
+        size = (args.width or SWEEP_SIZE[0], args.height or SWEEP_SIZE[1])
         try:
             check_size(*size, dpi=args.dpi)
         except ValueError as err:
             raise UsageError(f"argument --width/--height: {err}") from None
-        for written in plot_sweep(args.sweep, out=args.out, root=args.root, dpi=args.dpi, size=size):
+        for written in plot_sweep(args.sweep, out=args.out, root=args.root, dpi=args.dpi, size=size,
+                                  log_axis=args.log_axis or "auto"):
             print(written)
         return EXIT_OK
     require_runs(args.tags, args.root)

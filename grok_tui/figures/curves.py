@@ -214,7 +214,7 @@ def _load_run(config_or_tag: Config | str, root: Path | str | None) -> tuple[Run
             config = Config.load(paths.config)
         except ConfigError as err:  # the curves are still worth drawing; the title just says less
             warnings.warn(f"{err}; the figure's title names the tag only", stacklevel=3)
-    log = read_figure_log(paths.log)
+    log = read_figure_log(paths.log, log_every=config.log_every if config is not None else None)
     if log.problem:
         raise NoDataError(log.problem)
     if not log.records:

@@ -120,13 +120,14 @@ class Thinner:
         return kept
 
 
-def read_figure_log(path: Path, max_buckets: int = MAX_BUCKETS) -> FigureLog:
-    """The log at `path` read for a figure: thinned records, exact events, the reader's problem."""
+def read_figure_log(path: Path, max_buckets: int = MAX_BUCKETS, log_every: int | None = None) -> FigureLog:
+    """The log at `path` read for a figure: thinned records, exact events, the reader's problem.
+    `log_every`: the run's, for the events of lines older than the cadence mark (grok_tui/run/phases.py)."""
     reader = RunLogReader(Path(path))
-    thinner, phases = Thinner(max_buckets), PhaseTracker()
+    thinner, phases = Thinner(max_buckets), PhaseTracker(log_every)
     for update in reader.updates():
         if update.reset:  # replaced while we read it (a resume cut it back): the new file only
-            thinner, phases = Thinner(max_buckets), PhaseTracker()
+            thinner, phases = Thinner(max_buckets), PhaseTracker(log_every)
         for record in update.records:
             thinner.feed(record)
             phases.feed(record)

@@ -15,7 +15,9 @@ show: every experiment field that differs among the runs shown, the seed outside
 in words (interventions, optimizer_text, objective_text: also the figure titles, loss axes, the status panel
 and `list`), and never a field the run does not use (is_unused: Grokfast's settings without Grokfast).
 
-Phase epochs come from grok_tui/run/phases.py, the same detector the trainer and the live view use.
+Phase epochs come from grok_tui/run/phases.py, the same detector the trainer and the live view use; the
+epochs to an event over a group are censored statistics (grok_tui/figures/survival.py): a run that has not
+grokked by its last epoch counts as "not by then", never drops out.
 Headless on purpose: numpy and the standard library only (W&B's grouping, one line per group with a
 band for its members, is the model).
 """
@@ -33,6 +35,7 @@ import numpy as np
 
 from grok_tui.core.config import EXPERIMENT_FIELDS, INACTIVE_UNLESS, Config
 from grok_tui.figures.series import RunSeries, log10_safe
+from grok_tui.figures.survival import Censored, Curve, Outcome, fraction_grokked, summarize
 from grok_tui.run.log import RunLogReader
 from grok_tui.run.paths import RunPaths
 from grok_tui.run.summary import read_config
@@ -58,7 +61,7 @@ class Member:
 def load_member(paths: RunPaths) -> Member:
     """A run read from disk; a broken config or log shows as a problem, never as an exception."""
     config, problem = read_config(paths)
-    series = RunSeries()
+    series = RunSeries(log_every=config.log_every if config is not None else None)
     reader = RunLogReader(paths.log)
     for update in reader.updates():  # one chunk at a time: the series' arrays, never a list of every record
         series.apply(update)
@@ -367,6 +370,7 @@ class RunStats:
     final_test_acc: float | None
     grok_time_s: float | None  # training seconds (elapsed_s) at the grokking epoch
     last_epoch: int | None
+    last_elapsed_s: float | None = None  # training seconds at the last logged epoch
 
 
 def _finite(value: Any) -> float | None:
@@ -386,7 +390,7 @@ def run_stats(member: Member) -> RunStats:
             grok_time = _finite(float(series.values("elapsed_s")[index]))
     return RunStats(member.tag, series.memorized_epoch, series.circuit_epoch, grokked,
                     _finite(last.get("train_acc")), _finite(last.get("test_acc")), grok_time,
-                    int(last["epoch"]) if last else None)
+                    int(last["epoch"]) if last else None, _finite(last.get("elapsed_s")))
 
 
 @dataclass(frozen=True)
@@ -420,25 +424,43 @@ class Spread:
 
 @dataclass(frozen=True)
 class GroupStats:
+    """A group's summary. The epochs (and time) to an event count the runs without it as censored at their
+    last logged epoch (grok_tui/figures/survival.py), never leave them out; the accuracies are plain spreads."""
+
     label: str
     tags: list[str]
-    memorized: Spread
-    circuit: Spread
-    grokked: Spread
+    memorized: Censored
+    circuit: Censored
+    grokked: Censored
     final_train_acc: Spread
     final_test_acc: Spread
-    grok_time_s: Spread
+    grok_time_s: Censored
+
+
+def outcomes(stats: Sequence[RunStats], pick: Callable[[RunStats], float | None],
+             last_seen: Callable[[RunStats], float | None] = lambda s: s.last_epoch) -> list[Outcome]:
+    """Each run's event (epoch or time) or, without it, the last epoch (time) it was watched: censored."""
+    return [Outcome.of(pick(s), last_seen(s)) for s in stats]
 
 
 def group_stats(group: Group) -> GroupStats:
     stats = [run_stats(m) for m in group.members]
 
-    def spread(pick: Callable[[RunStats], float | None]) -> Spread:
-        return Spread.of_values([pick(s) for s in stats])
+    def censored(pick: Callable[[RunStats], float | None]) -> Censored:
+        return summarize(outcomes(stats, pick))
 
-    return GroupStats(group.label, group.tags, spread(lambda s: s.memorized), spread(lambda s: s.circuit),
-                      spread(lambda s: s.grokked), spread(lambda s: s.final_train_acc),
-                      spread(lambda s: s.final_test_acc), spread(lambda s: s.grok_time_s))
+    return GroupStats(group.label, group.tags, censored(lambda s: s.memorized), censored(lambda s: s.circuit),
+                      censored(lambda s: s.grokked),
+                      Spread.of_values([s.final_train_acc for s in stats]),
+                      Spread.of_values([s.final_test_acc for s in stats]),
+                      summarize(outcomes(stats, lambda s: s.grok_time_s, lambda s: s.last_elapsed_s)))
+
+
+def grokked_curve(group: Group) -> Curve:
+    """The fraction of the group's runs that grokked by each epoch (Kaplan–Meier; grok_tui/figures/survival.py)."""
+    stats = [run_stats(m) for m in group.members]
+    return fraction_grokked(outcomes(stats, lambda s: s.grokked),
+                            until=max((s.last_epoch for s in stats if s.last_epoch is not None), default=None))
 
 
 def single_groups(members: Sequence[Member]) -> list[Group]:

@@ -52,8 +52,12 @@ class RunSeries:
     order); anything else is ignored rather than trusted.
     """
 
-    def __init__(self, keys: Iterable[str] = SERIES_KEYS, capacity: int = INITIAL_CAPACITY):
+    def __init__(self, keys: Iterable[str] = SERIES_KEYS, capacity: int = INITIAL_CAPACITY,
+                 log_every: int | None = None):
         self.keys: tuple[str, ...] = tuple(keys)
+        # The run's log cadence, for the phase events of lines older than the trainer's cadence mark;
+        # set it (set_log_every) before the records arrive when the config is read later.
+        self.log_every = log_every
         if "elapsed_s" not in self.keys or "train_acc" not in self.keys or "test_acc" not in self.keys:
             raise ValueError("keys must include train_acc, test_acc and elapsed_s (events and rate use them)")
         self._initial_capacity = max(1, int(capacity))
@@ -68,7 +72,7 @@ class RunSeries:
         self._epochs = np.zeros(cap, dtype=np.int64)
         self._columns = {key: np.full(cap, np.nan) for key in self.keys}
         self._last: Record | None = None
-        self.phases = PhaseTracker()
+        self.phases = PhaseTracker(self.log_every)
         # The latest line with progress measures (grok_tui/measures/progress_measures.py writes them all on one line).
         self.measured: Record | None = None
         # Every measurement's Fourier norms of W_E and key frequencies (the spectrogram's rows).
@@ -84,6 +88,10 @@ class RunSeries:
 
     def __len__(self) -> int:
         return self._n
+
+    def set_log_every(self, log_every: int | None) -> None:
+        """The run's log_every (from its config), for the records fed from now on (and after a reset)."""
+        self.log_every = self.phases.log_every = log_every
 
     @property
     def memorized_epoch(self) -> int | None:

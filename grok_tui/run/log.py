@@ -64,6 +64,8 @@ def _well_formed(record: dict[Any, Any]) -> bool:
     epoch = record.get("epoch")
     if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= EPOCH_MAX:
         return False
+    if "cadence" in record and not isinstance(record["cadence"], bool):  # the phase events read it (run/phases.py)
+        return False
     for key in NUMBER_KEYS:
         value = record.get(key)
         if value is not None and not _is_number(value):
@@ -79,7 +81,8 @@ def _well_formed(record: dict[Any, Any]) -> bool:
 
 def parse_record(line: bytes) -> Record | None:
     """A record from one line, or None when the line is not a JSON object of the record's shape: an
-    integer epoch in [0, 2**53], numbers (or null) where numbers go, lists of them where lists go.
+    integer epoch in [0, 2**53], numbers (or null) where numbers go, lists of them where lists go, a
+    boolean `cadence` if any.
 
     Never raises: bad JSON or UTF-8, an integer past Python's 4,300-digit limit (ValueError), nesting so
     deep the parser recurses out (200,000 '[': RecursionError) are all None.

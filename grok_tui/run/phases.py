@@ -12,6 +12,14 @@
 Events are a pure function of the log's records, so the trainer, `grok-tui list` and the TUI all find
 the same epochs, and a resume (which cuts the log back to the checkpoint) recomputes them exactly.
 The trainer keeps them in logs/<tag>/events.json for other programs to read.
+
+Only the lines of the log cadence (epoch 0 and every log_every epochs) are read: an event is reported at
+the first of them at or after its threshold is crossed. A line written off the cadence (at a stop, or at a
+last epoch that is not a multiple of log_every) never makes or moves an event, so a run stopped and
+resumed anywhere has the same events as one trained in one go (a stop at 1,228 once said "grokked at
+1,228" where the uninterrupted run said 1,230). The trainer marks every line (`cadence`, run/log.py);
+a line written before that mark existed counts as off the cadence when its epoch is not a multiple of the
+run's log_every, when that is known.
 """
 
 from __future__ import annotations
@@ -44,10 +52,26 @@ def _number(record: Record, key: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-class PhaseTracker:
-    """Feed it the log's records in order; it reports each event once, when it happens."""
+def on_cadence(record: Record, log_every: int | None = None) -> bool:
+    """Whether a log line is one of the cadence's (epoch 0 and every log_every epochs), which alone make events.
 
-    def __init__(self) -> None:
+    The trainer's own mark decides; a line without it (a log written before the mark existed) is on the
+    cadence when its epoch is a multiple of `log_every` (the run's, from config.json), or when that is unknown.
+    """
+    mark = record.get("cadence")
+    if isinstance(mark, bool):
+        return mark
+    return log_every is None or log_every < 1 or int(record["epoch"]) % log_every == 0
+
+
+class PhaseTracker:
+    """Feed it the log's records in order; it reports each event once, at the first cadence line that shows it.
+
+    `log_every`: the run's log cadence, used only for lines without the trainer's `cadence` mark.
+    """
+
+    def __init__(self, log_every: int | None = None) -> None:
+        self.log_every = log_every
         self.events: list[Event] = []
         self._reference_restricted: float | None = None  # at the first measurement after memorizing
         self._lowest_excluded = math.inf  # since memorizing
@@ -56,6 +80,8 @@ class PhaseTracker:
         return next((event.epoch for event in self.events if event.name == name), None)
 
     def feed(self, record: Record) -> list[Event]:
+        if not on_cadence(record, self.log_every):
+            return []  # where a run was stopped must not decide when it memorized or grokked
         epoch = int(record["epoch"])
         found: list[Event] = []
         train_acc, test_acc = _number(record, "train_acc"), _number(record, "test_acc")
@@ -91,8 +117,8 @@ class PhaseTracker:
         return "memorizing" if has_data else "no data yet"
 
 
-def track(records: list[Record]) -> PhaseTracker:
-    tracker = PhaseTracker()
+def track(records: list[Record], log_every: int | None = None) -> PhaseTracker:
+    tracker = PhaseTracker(log_every)
     for record in records:
         tracker.feed(record)
     return tracker
@@ -104,9 +130,13 @@ def grokked_epoch(events_path: Path) -> int | None:
 
 
 def early_stop_due(config: Config, grokked_epoch: int | None, epoch: int) -> bool:
-    """Whether a run at `epoch` that grokked at `grokked_epoch` is done by its stop_after_grok setting."""
+    """Whether a run at `epoch` that grokked at `grokked_epoch` is done by its stop_after_grok setting.
+
+    Only on a cadence epoch, where the trainer checks it: a run stopped between two log lines past the
+    mark goes on to the next one, as it would have without the stop.
+    """
     return (config.stop_after_grok is not None and grokked_epoch is not None
-            and epoch >= grokked_epoch + config.stop_after_grok)
+            and epoch >= grokked_epoch + config.stop_after_grok and epoch % config.log_every == 0)
 
 
 def save_events(path: Path, events: list[Event]) -> None:

@@ -97,10 +97,11 @@ def summarize(paths: RunPaths) -> RunSummary:
     """One run's summary, folding its log line by line: a 1,000,000-line log never sits in memory."""
     config, problem = read_config(paths)
     reader = RunLogReader(paths.log)
-    phases, last, best = PhaseTracker(), None, None  # the phase epochs and the phase in the same pass
+    log_every = config.log_every if config is not None else None  # for lines older than the cadence mark
+    phases, last, best = PhaseTracker(log_every), None, None  # the phase epochs and the phase in the same pass
     for update in reader.updates():
         if update.reset:  # replaced while we read it (a resume cut it back): start over on the new file
-            phases, last, best = PhaseTracker(), None, None
+            phases, last, best = PhaseTracker(log_every), None, None
         for record in update.records:
             phases.feed(record)
             acc = record.get("test_acc")
@@ -150,13 +151,13 @@ class RunSummaryCache:
         self._known: dict[RunPaths, tuple[object, RunSummary]] = {}
 
     def summaries(self, root: Path | str | None = None) -> list[RunSummary]:
-        result = []
-        for paths in run_folders(root):
-            fingerprint = (_stat(paths.log), _stat(paths.config), _stat(paths.lock))
-            known = self._known.get(paths)
-            # A running run is always re-read: its lock's process may have died without touching a file.
-            if known is None or known[0] != fingerprint or known[1].status == "running":
-                known = (fingerprint, summarize(paths))
-                self._known[paths] = known
-            result.append(known[1])
-        return result
+        return [self.summary(paths) for paths in run_folders(root)]
+
+    def summary(self, paths: RunPaths) -> RunSummary:
+        fingerprint = (_stat(paths.log), _stat(paths.config), _stat(paths.lock))
+        known = self._known.get(paths)
+        # A running run is always re-read: its lock's process may have died without touching a file.
+        if known is None or known[0] != fingerprint or known[1].status == "running":
+            known = (fingerprint, summarize(paths))
+            self._known[paths] = known
+        return known[1]

@@ -103,7 +103,8 @@ class TrainingLoop:
         cut_back_snapshots(paths, self.epoch if checkpoint is not None else -1)  # rewritten when reached
         self.measures = ProgressMeasures(config.p, config.operation, self.data) if config.measure_every else None
         # Events are a function of the log: replaying the kept lines restores them exactly on resume.
-        self.phases = track(read_log(paths.log)) if checkpoint is not None else PhaseTracker()
+        self.phases = track(read_log(paths.log), config.log_every) if checkpoint is not None \
+            else PhaseTracker(config.log_every)
         save_events(paths.events, self.phases.events)
         self.started, self.stopped_before = time.perf_counter(), stopped_seconds()
         self.last: Record | None = None
@@ -155,6 +156,9 @@ class TrainingLoop:
             # The published code's per-parameter weight norms: W_U's is where Slingshots show.
             record.update({f"sq_norm_{name}": value for name, value in squared_norms(self.model).items()})
         record["elapsed_s"] = round(self.elapsed(), 4)
+        # False on a line written only because the run stopped or ended between two log points: the phase
+        # events skip it, so they do not depend on where a run was stopped (grok_tui/run/phases.py).
+        record["cadence"] = self.epoch % self.config.log_every == 0
         return record
 
     def log_point_logits(self) -> torch.Tensor | ResidualLogits:

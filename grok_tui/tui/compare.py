@@ -1,10 +1,10 @@
 """The compare view: several runs overlaid, seed groups as median line and min-max band, live.
 
-One chart per metric (test accuracy on top; train and test loss, log scale, below), every group (or,
-on `t`, every run) in its own colour. The legend sits outside the charts: it is the summary table
-under them, one row per group or run with its colour, when it memorized, formed the circuit and
-grokked (median and range over seeds, grok_tui/figures/groups.py), its final accuracies and its training time
-to grok. Each run's log is tailed by byte offset (RunLogReader, RunSeries) twice a second, as the live
+One chart per metric (test accuracy on top, beside it the fraction of each group's runs grokked by each
+epoch; train and test loss, log scale, below), every group (or, on `t`, every run) in its own colour. The
+legend sits outside the charts: it is the summary table under them, one row per group or run with its
+colour, when it memorized, formed the circuit and grokked (censored medians over seeds with k/n,
+grok_tui/figures/groups.py), its final accuracies and its training time to grok. Each run's log is tailed by byte offset (RunLogReader, RunSeries) twice a second, as the live
 view does, and the charts are rebuilt only when a log gained records, the size or the axes changed.
 """
 
@@ -31,6 +31,7 @@ from grok_tui.figures.groups import (
     GroupStats,
     Member,
     band,
+    grokked_curve,
     group_runs,
     group_stats,
     loss_axis_text,
@@ -134,14 +135,43 @@ class CompareChart(PlotextPlot):
             ticks, y_labels = log_ticks(low, high, max_ticks=4)
             plt.yticks(ticks, y_labels)
             plt.ylim(math.floor(low) if high - low < 1 else low, high)
+        self.epoch_ticks(x_lo, x_hi, log_x, y_labels)
+
+    def epoch_ticks(self, x_lo: float, x_hi: float, log_x: bool, y_labels: list[str]) -> None:
+        """The epoch axis's limits and labels (nothing when no point was drawn)."""
         if math.isfinite(x_lo):
             if x_hi <= x_lo:
                 x_hi = x_lo + 1.0
-            plt.xlim(x_lo, x_hi)
+            self.plt.xlim(x_lo, x_hi)
             # Labels that cannot collide: which of two colliding ones plotext keeps depends on the hash seed.
             y_label_width = max((len(label) for label in y_labels), default=0)
             x_ticks = (log_ticks if log_x else linear_ticks)(x_lo, x_hi)
-            plt.xticks(*spaced_labels(x_ticks, x_lo, x_hi, self.size.width, y_label_width))
+            self.plt.xticks(*spaced_labels(x_ticks, x_lo, x_hi, self.size.width, y_label_width))
+
+
+class GrokFractionChart(CompareChart):
+    """The fraction of each group's runs that grokked by each epoch: a Kaplan–Meier step curve per group
+    (grok_tui/figures/survival.py), runs that have not grokked counted until their last epoch."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - textual's name
+        super().__init__("grokked", id=id)
+
+    def build(self, groups: list[Group], log_x: bool) -> None:
+        plt = self.plt
+        plt.title("grokked (% of runs)")
+        x_lo, x_hi = math.inf, -math.inf
+        for index, group in enumerate(groups):
+            curve = grokked_curve(group)
+            if not curve.times.size:
+                continue
+            epochs, fraction = curve.corners()
+            x = epoch_axis(epochs, log_x)
+            plt.plot(x.tolist(), (100.0 * fraction).tolist(), color=PALETTE[index % len(PALETTE)], marker="braille")
+            x_lo, x_hi = min(x_lo, float(x[0])), max(x_hi, float(x[-1]))
+        plt.xlabel("epoch + 1 (log)" if log_x else "epoch")
+        plt.ylim(0, 100)
+        plt.yticks([0, 50, 100], ["0", "50", "100"])
+        self.epoch_ticks(x_lo, x_hi, log_x, ["0", "50", "100"])
 
 
 # Short headers: the table must fit 80 columns for a few groups (ranges make the cells wide).
@@ -149,11 +179,13 @@ SUMMARY_COLUMNS = ("", "group / run", "runs", "memo@", "circuit@", "grok@", "tes
 
 
 def summary_cells(index: int, stats: GroupStats) -> tuple[Text | str, ...]:
+    """A group's row. The epochs (and time) to an event are censored medians: a run without it counts as
+    "not by its last epoch" ('> 3,000' when half or more had not), with k/n beside every grok number."""
     color = PALETTE[index % len(PALETTE)]
     swatch = Text("━━", style=f"rgb({color[0]},{color[1]},{color[2]})")
-    return (swatch, stats.label, tags_text(stats.tags), stats.memorized.text(_epochs),
-            stats.circuit.text(_epochs), stats.grokked.text(_epochs), stats.final_test_acc.text(format_percent),
-            stats.grok_time_s.text(format_duration))
+    return (swatch, stats.label, tags_text(stats.tags), stats.memorized.text(_epochs, count=False),
+            stats.circuit.text(_epochs, count=False), stats.grokked.text(_epochs),
+            stats.final_test_acc.text(format_percent), stats.grok_time_s.text(format_duration, count=False))
 
 
 def _epochs(value: float) -> str:
@@ -182,7 +214,9 @@ class CompareScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="compare-charts"):
-            yield CompareChart("test_acc", id="compare-test-acc")
+            with Horizontal(id="compare-top"):
+                yield CompareChart("test_acc", id="compare-test-acc")
+                yield GrokFractionChart(id="compare-grokked")
             with Horizontal(id="compare-losses"):
                 yield CompareChart("train_loss", id="compare-train-loss")
                 yield CompareChart("test_loss", id="compare-test-loss")
@@ -213,10 +247,11 @@ class CompareScreen(Screen[None]):
         more = False
         for index, (member, reader) in enumerate(zip(self.members, self.readers)):
             update = reader.poll(max_bytes=UI_CHUNK)
+            if member.config is None or update.reset:  # before the records: their events need its log_every
+                self._load_config(index)
+                member.series.set_log_every(member.config.log_every if member.config is not None else None)
             changed = member.series.apply(update) or changed
             more = more or reader.has_more()
-            if member.config is None or update.reset:
-                self._load_config(index)
         if more:
             self.set_timer(0.01, self.poll)  # a long log loads in slices between which keys get their turn
         if changed:

@@ -241,13 +241,15 @@ class LiveScreen(Screen[None]):
     def poll(self) -> None:
         """Read what the log gained since the last call; redraw only if something changed."""
         update = self.reader.poll(max_bytes=UI_CHUNK)
+        if self.config is None or update.reset:
+            # A resume (which may raise num_epochs) rewrites config.json and cuts the log back: a reset.
+            # Read before the records: the phase events of an old log's lines need its log_every.
+            self._load_config()
+            self.series.set_log_every(self.config.log_every if self.config is not None else None)
         changed = self.series.apply(update)
         if self.reader.has_more():
             # A long log loads in slices between which keys and repaints get their turn.
             self.set_timer(0.01, self.poll)
-        if self.config is None or update.reset:
-            # A resume (which may raise num_epochs) rewrites config.json and cuts the log back: a reset.
-            self._load_config()
         self._update_checkpoint_epoch()
         self._update_session()
         if changed:

@@ -2,10 +2,11 @@
 
 The table has a row per member: the swept values, its state (training, done, stopped, new), epoch,
 phase and the epoch it grokked. Under it, the grid: for two swept fields besides seed, the median epochs
-to grok over the seeds of each cell (with how many grokked; `never` when none did), for one field a row
-of them; `a` shows the median final test accuracy instead. Everything is read from the members' files
-every two seconds (grok_tui/sweeps/figure.py computes it, headless), so it works on a sweep running in
-another terminal or on a cluster. Enter opens a member's live view, space selects, `c` compares.
+to grok over the seeds of each cell, censored (a seed that has not grokked counts as "not by its last
+epoch"; `> 3,000` when half or more had not by then, `running` while they still train), with how many
+grokked; for one field a row of them; `a` shows the median final test accuracy instead. Everything is read
+from the members' files every two seconds (grok_tui/sweeps/results.py, headless), so it works on a sweep
+running in another terminal or on a cluster. Enter opens a member's live view, space selects, `c` compares.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from grok_tui.core.text import format_percent
 from grok_tui.run.lock import lock_owner
 from grok_tui.run.paths import RunPaths
 from grok_tui.run.phases import early_stop_due
+from grok_tui.run.summary import RunSummaryCache
 from grok_tui.sweeps.grid import value_text
 from grok_tui.sweeps.results import (
     MemberResult,
     grid_axes,
-    grok_stats,
+    grok_summary,
     member_results,
     members_at,
 )
@@ -57,7 +59,7 @@ def grid_text(results: list[MemberResult], axes: dict[str, list[object]], accura
     drawn = grid_axes(axes)
     x_field, x_values = drawn[0] if drawn else ("", [None])
     y_field, y_values = drawn[1] if len(drawn) > 1 else ("", [None])
-    what = "median final test accuracy" if accuracy else "median epochs to 99% test accuracy (k/n seeds grokked)"
+    what = "median final test accuracy" if accuracy else "median epochs to 99% test accuracy, censored (k/n seeds grokked)"
     # min_width: the title is the widest line of a small grid; without it Rich wraps it into the first column.
     table = Table(title=what, title_justify="left", show_lines=False, box=None, padding=(0, 1),
                   min_width=len(what) + 1)
@@ -79,12 +81,26 @@ def _cell(group: list[MemberResult], accuracy: bool) -> str:
     if accuracy:
         values = [r.test_acc for r in group if r.test_acc is not None]
         return format_percent(statistics.median(values)) if values else "-"
-    median, _, _, count = grok_stats(group)
-    if median is None:
+    return grok_cell(group)
+
+
+def grok_cell(group: list[MemberResult]) -> str:
+    """A cell's censored median epochs to grok and k/n grokked: '1,500 2/3'; '> 3,000 0/3' when half or
+    more had not grokked by their last epoch; 'running' (never a median not reached) while they train."""
+    summary = grok_summary(group)
+    count = f"{summary.happened}/{summary.runs}"
+    running = sum(r.running for r in group)
+    if summary.median is None:
+        if running:
+            return f"[dim]running {count}[/dim]"
         started = any(r.epoch > 0 for r in group)
-        return f"[dim]{'never' if started else '…'} 0/{len(group)}[/dim]"
-    color = "green" if count == len(group) else "yellow"
-    return f"[{color}]{median:,.0f}[/{color}] {count}/{len(group)}"
+        return f"[dim]{summary.text(_epochs) if started else '… ' + count}[/dim]"
+    color = "green" if summary.happened == summary.runs else "yellow"
+    return f"[{color}]{_epochs(summary.median)}[/{color}] {count}" + (f" [dim]({running} running)[/dim]" if running else "")
+
+
+def _epochs(value: float) -> str:
+    return f"{value:,.0f}"
 
 
 class SweepScreen(Screen[None]):
@@ -114,6 +130,7 @@ class SweepScreen(Screen[None]):
         self.columns: list[str] = []
         self.tags: list[str] = []
         self.grid: Table | None = None  # the phase grid as drawn last
+        self.summaries = RunSummaryCache()  # members re-read only when their files change
 
     def compose(self) -> ComposeResult:
         yield Static(f"[b]sweep {escape(self.sweep_name)}[/b]", id="sweep-title")
@@ -128,7 +145,7 @@ class SweepScreen(Screen[None]):
 
     def reload(self) -> None:
         try:
-            axes, results = member_results(self.sweep_name, self.root)
+            axes, results = member_results(self.sweep_name, self.root, self.summaries)
         except ConfigError as err:
             self.query_one("#sweep-title", Static).update(f"[red]{escape(str(err))}[/red]")
             return
@@ -199,4 +216,4 @@ class SweepScreen(Screen[None]):
             self.app.exit(0)
 
 
-__all__ = ["SweepScreen", "grid_text", "member_status"]
+__all__ = ["SweepScreen", "grid_text", "grok_cell", "member_status"]
