@@ -33,13 +33,14 @@ from typing import Any
 
 from grok_tui.core.config import ConfigError
 from grok_tui.sweeps.grid import Member
-from grok_tui.sweeps.local_executor import Outcome
+from grok_tui.sweeps.local_executor import Outcome, member_state
 
 MAX_RETRIES = 3
 POLL_S = 0.5
 CONNECT_S = 5.0  # a head that does not accept a TCP connection in this time is not there
 STOP_GRACE_S = 120.0  # after a stop: how long running members get to finish their epoch and checkpoint
 SHUTDOWN_S = 30.0
+HEAD_CHECK_S = 5.0  # how often the driver checks that the head still answers while it waits
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -159,8 +160,15 @@ class RayExecutor:
         pending = {task.remote(m.config.to_dict(), str(self.root), str(self.stop_path)): m for m in members}
         outcomes: list[Outcome] = []
         stopped_at: float | None = None
+        head_checked = time.monotonic()
         try:
             while pending:
+                if time.monotonic() - head_checked >= HEAD_CHECK_S:
+                    head_checked = time.monotonic()
+                    lost = self._head_lost()
+                    if lost is not None:  # Ray would freeze here, then abort with a C++ message
+                        outcomes += [Outcome(m.tag, 1, lost) for m in pending.values()]
+                        break
                 if self.stop.is_set() and stopped_at is None:
                     self.stop_path.write_text("stop\n")
                     stopped_at = time.monotonic()
@@ -170,13 +178,22 @@ class RayExecutor:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
                 for ref in ready:
                     member = pending.pop(ref)
-                    outcomes.append(self._outcome(ray, ref, member))
+                    outcomes.append(self._outcome(ray, ref, member, self.root))
                 if self.on_progress is not None:
                     self.on_progress(list(pending.values()), outcomes, [])
         finally:
             self.stop_path.unlink(missing_ok=True)
             self.shutdown()
         return outcomes
+
+    def _head_lost(self) -> str | None:
+        """What to tell the user when the head stopped answering, or None while it answers."""
+        try:
+            check_reachable(self.address)
+        except ConfigError:
+            return (f"the Ray cluster at {self.address} stopped answering; this member keeps its last "
+                    "checkpoint: run the same command again once the cluster is back")
+        return None
 
     @staticmethod
     def _give_up(ray: ModuleType, pending: dict[Any, Member]) -> list[Outcome]:
@@ -200,12 +217,13 @@ class RayExecutor:
         done.join(SHUTDOWN_S)
 
     @staticmethod
-    def _outcome(ray: ModuleType, ref: Any, member: Member) -> Outcome:
+    def _outcome(ray: ModuleType, ref: Any, member: Member, root: Path) -> Outcome:
         try:
             result = ray.get(ref)
         except Exception as err:  # the task's worker died more than MAX_RETRIES times, or Ray failed
+            if member_state(member, root).state == "done":  # killed after its last checkpoint (the figures)
+                return Outcome(member.tag, 0, "")
             return Outcome(member.tag, 1, " ".join(str(err).split())[:300])
         return Outcome(result["tag"], int(result["returncode"]), str(result["error"]))
-
 
 __all__ = ["RayExecutor", "StopFile", "check_reachable", "head_address", "require_ray", "train_member"]
