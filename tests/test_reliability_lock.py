@@ -35,8 +35,9 @@ from grok_tui.run.paths import RunPaths
 # file with O_EXCL while it holds it: a second holder at the same time would find the marker there.
 PAIRS_DRIVER = textwrap.dedent("""
     import os, sys, time
-    from grok_tui.errors import RunLockedError
-    from grok_tui.runs import RunLock, RunPaths
+    from grok_tui.core.errors import RunLockedError
+    from grok_tui.run.lock import RunLock
+    from grok_tui.run.paths import RunPaths
 
     root, pairs, hold = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     results = []
@@ -98,7 +99,8 @@ def test_pairs_holding_past_the_retry_window_one_holds_one_is_refused(tmp_path: 
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from grok_tui.runs import RunLock, RunPaths
+    from grok_tui.run.lock import RunLock
+    from grok_tui.run.paths import RunPaths
     RunLock(RunPaths.of(sys.argv[2], sys.argv[1])).acquire()
     print("held", flush=True)
     time.sleep(120)

@@ -71,8 +71,9 @@ class TrainingLoop:
     def __init__(self, config: Config, paths: RunPaths, device: torch.device,
                  checkpoint: dict[str, Any] | None, stop_event: StopSignal | None,
                  on_log: Callable[[Record], None] | None, logits_fn: LogitsFn = last_position_logits,
-                 on_event: Callable[[Event], None] | None = None):
+                 on_event: Callable[[Event], None] | None = None, still_owned: Callable[[], None] | None = None):
         self.config, self.paths, self.device = config, paths, device
+        self.still_owned = still_owned  # raises when the run's lock is no longer ours (RunLock.verify)
         self.stop_event, self.on_log, self.logits_fn, self.on_event = stop_event, on_log, logits_fn, on_event
         seed_everything(config.seed)
         self.data = make_dataset(config).to(device)
@@ -211,6 +212,8 @@ class TrainingLoop:
         config = self.config
         self.step()
         self.epoch += 1
+        if self.still_owned is not None:  # before anything of this epoch is written
+            self.still_owned()
         stopped = self.stop_event is not None and self.stop_event.is_set()
         last = stopped or self.epoch == config.num_epochs
         logged = last or self.epoch % config.log_every == 0

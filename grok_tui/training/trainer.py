@@ -120,7 +120,7 @@ def train_grokking(
     if device.type == "cpu":  # before anything is written: a run that cannot fit is refused with an estimate
         check_fits(config, estimate_bytes(config, TRAIN_CHUNK_BYTES, EVAL_CHUNK_BYTES), available_bytes())
     paths = RunPaths.of(config.tag, root)
-    with RunLock(paths):
+    with RunLock(paths) as lock:
         if not resume:
             _remove_run_files(paths)
         check_targets(_run_files(paths))  # a FIFO, folder or dangling symlink in their place: refused now
@@ -146,7 +146,7 @@ def train_grokking(
             if on_session is not None:
                 on_session(session)
             return TrainingLoop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine],
-                                on_event).run()
+                                on_event, still_owned=lock.verify).run()
         finally:
             torch.set_num_threads(previous_threads)
 
