@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import torch
 
+from grok_tui.core.atomic import remove_leftover_temps
 from grok_tui.core.config import Config
 from grok_tui.core.errors import TrainingError
 from grok_tui.experiment.data import make_dataset
@@ -143,8 +144,10 @@ class TrainingLoop:
         metrics = metrics_of(logits, self.data, loss=self.config.loss)
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrainingError(
-                f"training diverged at epoch {self.epoch} (loss is not finite); the last good checkpoint "
-                f"(epoch {self.last_checkpoint_epoch}) is kept; try a smaller lr"
+                f"training diverged at epoch {self.epoch} (loss is not finite); "
+                + (f"the last good checkpoint (epoch {self.last_checkpoint_epoch:,}) is kept"
+                   if self.last_checkpoint_epoch is not None else "no checkpoint was written yet")
+                + "; try a smaller lr"
             )
         record: Record = {
             "epoch": self.epoch, **metrics,
@@ -245,6 +248,8 @@ def _write_curves(paths: RunPaths) -> None:
     """The automatic PNGs at the end of a run; a plotting problem must not fail a finished run."""
     from grok_tui.figures.curves import export_run
 
+    for figure in (paths.curves_png, paths.measures_png):  # temp files of a session killed while writing them
+        remove_leftover_temps(figure)  # ours to remove: the trainer holds the run's lock
     try:
         export_run(paths.tag, root=paths.root)
     except (OSError, ValueError, RuntimeError) as err:
