@@ -19,6 +19,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
@@ -148,7 +149,8 @@ SUMMARY_COLUMNS = ("", "group / run", "runs", "memo@", "circuit@", "grok@", "tes
 def summary_cells(index: int, stats: GroupStats) -> tuple[Text | str, ...]:
     color = PALETTE[index % len(PALETTE)]
     swatch = Text("━━", style=f"rgb({color[0]},{color[1]},{color[2]})")
-    return (swatch, stats.label, tags_text(stats.tags), stats.memorized.text(_epochs),
+    # Text, not markup: labels and tags come from the runs' files.
+    return (swatch, Text(stats.label), Text(tags_text(stats.tags)), stats.memorized.text(_epochs),
             stats.circuit.text(_epochs), stats.grokked.text(_epochs), stats.final_test_acc.text(format_percent),
             stats.grok_time_s.text(format_duration))
 
@@ -235,8 +237,9 @@ class CompareScreen(Screen[None]):
             table.add_row(*summary_cells(index, group_stats(group)), key=str(index))
         problems = [f"{m.tag}: {m.problem}" for m in self.members if m.problem]
         mode = "seed groups: median and min-max band" if self.grouped else "single runs"
-        title = f"[b]{len(self.members)} runs[/b], {mode}"
-        self.query_one("#compare-title", Static).update(title + (f"  [red]{problems[0]}[/red]" if problems else ""))
+        title = f"[b]{len(self.members)} runs[/b], {mode}" + ("  [red]$problem[/red]" if problems else "")
+        self.query_one("#compare-title", Static).update(Content.from_markup(
+            title, problem=problems[0] if problems else ""))
 
     def on_resize(self) -> None:
         self.redraw()
@@ -262,6 +265,6 @@ class CompareScreen(Screen[None]):
         try:
             plot_comparison(self.tags, out=out, root=self.root, log_x=log_x, grouped=grouped, warn=False)
         except Exception as err:  # reported to the user; the view stays usable
-            self.app.call_from_thread(self.notify, f"export failed: {err}", severity="error")
+            self.app.call_from_thread(self.notify, f"export failed: {err}", severity="error", markup=False)
             return
         self.app.call_from_thread(self.notify, f"exported {out}")
