@@ -50,6 +50,8 @@ def _parent_death_signal() -> Callable[[], None] | None:
     no lock (another thread of the parent may have held the loader's). A parent that died before prctl ran
     would never send the signal, so the child checks it still has the parent that started it.
     """
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
@@ -123,6 +125,7 @@ class _Child:
     member: Member
     process: subprocess.Popen[bytes]
     stderr: IO[bytes]
+    asked_to_stop: bool = False  # this executor sent it SIGTERM
 
 
 class LocalExecutor:
@@ -138,7 +141,6 @@ class LocalExecutor:
         signalled = False
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         on_start = _parent_death_signal()
-        asked: set[int] = set()  # PIDs of the children sent SIGTERM by this executor
         try:
             while (queue and not self.stop.is_set()) or running:
                 while queue and len(running) < self.workers and not self.stop.is_set():
@@ -151,12 +153,12 @@ class LocalExecutor:
                 if self.stop.is_set() and not signalled:
                     for child in running:
                         child.process.send_signal(signal.SIGTERM)
-                        asked.add(child.process.pid)
+                        child.asked_to_stop = True
                     signalled = True
                 for child in [c for c in running if c.process.poll() is not None]:
                     running.remove(child)
                     outcomes.append(Outcome(child.member.tag, child.process.returncode, _last_line(child.stderr),
-                                            child.process.pid in asked))
+                                            child.asked_to_stop))
                 if self.on_progress is not None:
                     self.on_progress([c.member for c in running], outcomes, queue)
                 time.sleep(POLL_S)
