@@ -103,7 +103,7 @@ def test_an_existing_regular_file_is_replaced_whole(trained: Path, tmp_path: Pat
     (["nope", "--out", "{tmp}/x.pt"], "no run 'nope'"),
     (["tiny", "--epoch", "75", "--out", "{tmp}/x.pt"], "no snapshot at epoch 75 (snapshots: 0, 50, 100, 150"),
     (["tiny", "--out", "{tmp}"], "is a folder, not a regular file"),
-    (["tiny", "--out", "{root}/models/tiny/snapshots/epoch_000000000.pth"], "inside run 'tiny''s own folders"),
+    (["tiny", "--out", "{root}/models/tiny/snapshots/epoch_000000000.pth"], "where grok-tui keeps runs and sweeps"),
     (["tiny", "--format", "onnx", "--out", "{tmp}/x.pt"], "invalid choice: 'onnx'"),
 ])
 def test_bad_requests_are_refused_in_one_line_before_anything_is_written(

@@ -140,8 +140,8 @@ def test_plot_of_a_log_that_is_a_folder_is_one_line_and_writes_nothing(broken_ro
     result = run_cli(capsys, "plot", "--root", str(broken_root), "log-folder", "--out", str(out))
     assert result.returncode == 2 and not out.exists()
     assert result.stderr.splitlines() == [
-        f"grok-tui: error: {broken_root / 'logs' / 'log-folder' / 'training_log.jsonl'}: is a folder, not a log "
-        "file; it was not read"]
+        f"grok-tui: error: {broken_root / 'logs' / 'log-folder' / 'training_log.jsonl'}: is a folder, not a "
+        "regular file; it was not read"]
 
 
 def test_plot_comparing_good_and_broken_runs_draws_and_names_each_broken_one(broken_root: Path,

@@ -40,7 +40,7 @@ async def test_table_and_grid_show_every_member_and_the_medians(tmp_path: Path) 
         assert isinstance(app.screen, SweepScreen)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 12
-        rows = [table.get_row_at(i) for i in range(12)]
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(12)]  # Text cells: never markup
         assert {row[5] for row in rows} == {"done"}  # every fixture member logged its last epoch
         assert rows[0][1] == "f.wd0.3.ft0.3.s0" and rows[0][8] == "-"  # never grokked
         assert rows[3][1] == "f.wd0.3.ft0.5.s0" and rows[3][8] == "900"

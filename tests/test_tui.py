@@ -212,7 +212,7 @@ async def test_runs_list_shows_every_run_and_opens_one(root: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, RunsScreen)
         table = app.screen.query_one(DataTable)
-        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]  # Text cells
         # mark, tag, the differing field (num_epochs), epoch, memorized, grokked, test acc, status, started
         assert [row[1] for row in rows] == ["alpha", "beta"] and [row[2] for row in rows] == ["20", "10"]
         assert rows[0][3] == "20/20" and rows[1][3] == "10/10"

@@ -1,7 +1,9 @@
 """`grok-tui export TAG [--epoch E] --format transformerlens|state-dict|npz --out FILE`.
 
 The formats are grok_tui/measures/export.py's; this file checks the request (a missing run or epoch, an --out that is
-not a regular file or lies inside the run's own folders: one line, exit 2) before anything is written.
+not a regular file, whose folder does not exist, or that lies in a folder grok-tui owns under the root: one line,
+exit 2) before anything is written. Results are deleted by `--fresh` alone: an export never replaces a file of any
+run, nor a sweep's definition, checked on the path with every symlink resolved.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ def add_parser(commands: Any) -> None:
     add_root(export)
 
 
+OWNED_FOLDERS = ("logs", "models", "sweeps")  # under a root: every run's files and every sweep's
+
+
 def _inside(path: Path, folder: Path) -> bool:
     try:
         Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
@@ -48,9 +53,12 @@ def run(args: argparse.Namespace) -> int:
     paths = RunPaths.of(args.tag, args.root)
     config = run_config(paths)
     check_target(args.out)  # a folder, FIFO, device or dangling link there: refused before any work
-    if any(_inside(args.out, folder) for folder in (paths.log_dir, paths.model_dir)):
-        raise ConfigError([f"out: {args.out} is inside run {args.tag!r}'s own folders; export to a file outside "
-                           f"{paths.log_dir} and {paths.model_dir}"])
+    owned = [Path(args.root) / name for name in OWNED_FOLDERS]
+    if any(_inside(args.out, folder) for folder in owned):
+        raise ConfigError([f"out: {args.out} is inside {', '.join(map(str, owned))}, where grok-tui keeps runs "
+                           "and sweeps; export to a file outside them"])
+    if not os.path.isdir(args.out.parent):  # a missing folder, or a link to none: never created on the way
+        raise ConfigError([f"out: the folder {args.out.parent} does not exist (got {args.out}); create it first"])
     if args.epoch is not None and args.epoch < 0:
         raise ConfigError([f"epoch: must be a whole number >= 0 (got {args.epoch})"])
     epoch, weights, source = run_weights(paths, config, args.epoch)

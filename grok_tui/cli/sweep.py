@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import sys
 import threading
@@ -126,7 +127,7 @@ def _refuse_other_experiments(members: list[Any], root: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from grok_tui.sweeps.grid import save_definition
-    from grok_tui.sweeps.local_executor import LocalExecutor, member_state
+    from grok_tui.sweeps.local_executor import STOP_STATUSES, LocalExecutor, member_state
 
     if args.workers < 1 or args.workers > 1024:
         raise ConfigError([f"workers: must be between 1 and 1,024 (got {args.workers})"])
@@ -136,10 +137,16 @@ def run(args: argparse.Namespace) -> int:
         from grok_tui.sweeps.ray_executor import require_ray
 
         require_ray()  # before anything is written
+    # Resolved once, here: every executor, member and message then names the same folder, wherever the
+    # members run (a relative root given to a child in another working folder would land elsewhere).
+    args.root = os.path.abspath(args.root)
     root = Path(args.root)
     sweep = sweep_from_args(args)
+    if args.ray is None:  # a Ray cluster's nodes may have devices this machine lacks
+        _check_devices(sweep.members)
     states = {m.tag: member_state(m, root) for m in sweep.members}
     todo = [m for m in sweep.members if states[m.tag].state in ("new", "resume")]
+    elsewhere = [m for m in sweep.members if states[m.tag].state.startswith("training")]
     if args.dry_run:
         print_plan(sweep, states, todo, args.workers)
         return 0
@@ -193,15 +200,36 @@ def run(args: argparse.Namespace) -> int:
     progress.end()
     # The view closed (q) with members left: they stopped with a checkpoint, and the user asked for it.
     closed_early = view and stop.is_set() and not received and len(outcomes) < len(todo)
-    failed = [o for o in outcomes if o.returncode not in (0, 130, 143)]
+    failed = [o for o in outcomes if o.returncode not in STOP_STATUSES + (0,)]
     for outcome in failed:
         print(f"grok-tui: member {outcome.tag} failed: {outcome.error or f'exit status {outcome.returncode}'}",
               file=sys.stderr)
     print_members(sweep, root)
+    again = f"run `grok-tui sweep {sweep.name} --root {root}` to go on"
     if received or closed_early:
-        print(f"grok-tui: stopped; run `grok-tui sweep {sweep.name} --root {root}` to go on", file=sys.stderr)
+        print(f"grok-tui: stopped; {again}", file=sys.stderr)
         return EXIT_SIGNAL.get(signal.Signals(received[0]), 130) if received else 0
-    return 1 if failed else 0
+    # Stopped by a signal the sweep did not send (an admin's kill, `timeout`): not finished, so not a success.
+    outside = [o.tag for o in outcomes if o.stopped_from_outside]
+    if outside:
+        print(f"grok-tui: stopped from outside (a signal this sweep did not send), each after its epoch with a "
+              f"checkpoint: {', '.join(outside)}; {again}", file=sys.stderr)
+    # Members another process was training when this one started (another sweep, or members orphaned by a
+    # sweep killed outright, stopping after their epoch): not trained here, not finished.
+    if elsewhere:
+        print(f"grok-tui: being trained by another process, so not trained here: "
+              f"{', '.join(f'{m.tag} ({states[m.tag].state})' for m in elsewhere)}; {again} once they end",
+              file=sys.stderr)
+    return 1 if failed or outside or elsewhere else 0
+
+
+def _check_devices(members: list[Any]) -> None:
+    """A device no member can have here (`--device cuda` on a CPU machine) is a ConfigError before anything
+    is written, not one failure per member."""
+    from grok_tui.training.trainer import resolve_device
+
+    for device in sorted({m.config.device for m in members}):
+        resolve_device(device)
 
 
 @dataclass

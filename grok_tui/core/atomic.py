@@ -191,6 +191,46 @@ def remove_leftover_temps(path: Path) -> int:
     return removed
 
 
+class NotRegularFile(UnsafeTargetError):
+    """A file grok-tui was asked to read that is not a regular file (or is far larger than any it writes)."""
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for binary reading, if it is a regular file (or a symlink to one); anything else raises
+    NotRegularFile naming it. The one way grok-tui opens a file it reads: every file is hostile input.
+
+    Opened with O_NONBLOCK, so a FIFO put in a file's place cannot block the open waiting for a writer, and
+    checked on the opened descriptor (fstat), so a file swapped after a check cannot slip through: a FIFO
+    would block the first read, a device (/dev/zero) can be read forever. FileNotFoundError and the other
+    OSErrors of open() pass through for the caller to handle.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise NotRegularFile(path, f"is {kind_of(mode)}, not a regular file; it was not read")
+    return os.fdopen(fd, "rb")
+
+
+def read_regular(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes` (open_regular's rule); a larger one raises
+    NotRegularFile without reading past `max_bytes + 1`."""
+    with open_regular(path) as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise NotRegularFile(path, f"is larger than {_size_text(max_bytes)}, more than grok-tui writes there; "
+                                     "it was not read")
+    return data
+
+
+def _size_text(size: int) -> str:
+    return f"{size // 2**20} MiB" if size >= 2**20 else f"{size // 2**10} KiB"
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_open(path) as handle:
         handle.write(data)

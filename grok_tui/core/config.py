@@ -13,15 +13,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grok_tui.core.atomic import atomic_write_text, kind_of
+from grok_tui.core.atomic import NotRegularFile, atomic_write_text, read_regular
 
 OPERATIONS: dict[str, str] = {
     "add": "x + y",
@@ -224,20 +222,12 @@ CONFIG_MAX_BYTES = 1024 * 1024  # a config.json is about 1 KB; anything past thi
 
 
 def _read_config_file(path: Path) -> bytes:
-    """The bytes of a config file that is a regular file (or a symlink to one). Anything else is refused
-    before it is opened: opening a FIFO blocks until a writer comes, a device can be read forever."""
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        raise ConfigError([f"is {kind_of(mode)}, not a regular file; it was not read"])
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # never blocks, should it be swapped meanwhile
-    with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise ConfigError([f"is {kind_of(mode)}, not a regular file; it was not read"])
-        data = handle.read(CONFIG_MAX_BYTES + 1)
-    if len(data) > CONFIG_MAX_BYTES:
-        raise ConfigError([f"is larger than {CONFIG_MAX_BYTES // 1024} KiB: not a config; it was not read"])
-    return data
+    """The bytes of a config file that is a regular file (or a symlink to one) of at most CONFIG_MAX_BYTES:
+    anything else is refused unread (atomic.read_regular)."""
+    try:
+        return read_regular(path, CONFIG_MAX_BYTES)
+    except NotRegularFile as err:
+        raise ConfigError([err.message.removeprefix(f"{path}: ")]) from None
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -17,7 +17,7 @@ from typing import Any, TypeGuard
 import numpy as np
 import torch
 
-from grok_tui.core.atomic import atomic_write_with, remove_leftover_temps
+from grok_tui.core.atomic import NotRegularFile, atomic_write_with, open_regular, remove_leftover_temps
 from grok_tui.core.config import Config
 from grok_tui.core.errors import CheckpointError
 from grok_tui.experiment.interventions import filter_state_problem
@@ -66,9 +66,12 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     """Read a checkpoint with weights_only=True; any failure is a CheckpointError naming the file."""
     path = Path(path)
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with open_regular(path) as handle:  # a FIFO or a device in its place is refused, never read
+            state = torch.load(handle, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no checkpoint there") from None
+    except NotRegularFile as err:
+        raise CheckpointError(f"{err}; use --fresh to start the run over") from None
     except Exception as err:  # torch raises many kinds here: UnpicklingError, RuntimeError, EOFError, ...
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from grok_tui.core.atomic import kind_of, raise_naming
-from grok_tui.core.errors import RunLockedError, UnsafeTargetError
+from grok_tui.core.errors import RunLockedError, TrainingError, UnsafeTargetError
 from grok_tui.run.paths import RunPaths
 
 
@@ -175,6 +175,18 @@ class RunLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+    def verify(self) -> None:
+        """Raise TrainingError unless the lock file is still the one we hold. A run folder deleted under a
+        live trainer (`rm -rf logs/TAG`) takes the lock file with it: readers then see no trainer and a
+        second trainer can lock a new file, so the first must stop before it writes into the new run.
+        The trainer calls this every epoch (one stat)."""
+        if self._fd is None:
+            raise RuntimeError("this RunLock is not held")
+        if not _same_file(self._fd, self.paths.lock):
+            raise TrainingError(f"{self.paths.lock}: the run's lock file was removed or replaced while training "
+                                "(was the run folder deleted?); stopped without writing more, so that no other "
+                                "process's files are overwritten")
 
     def release(self) -> None:
         fd, self._fd = self._fd, None

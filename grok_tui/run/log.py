@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from grok_tui.core.atomic import atomic_open, check_target, kind_of, raise_naming
-from grok_tui.core.errors import UnsafeTargetError
+from grok_tui.core.atomic import NotRegularFile, atomic_open, check_target, open_regular, raise_naming
 
 Record = dict[str, Any]
 
@@ -98,21 +97,11 @@ def parse_record(line: bytes) -> Record | None:
 
 def open_log(path: Path) -> BinaryIO | None:
     """The log opened for reading, or None when there is none. Anything but a regular file (a folder, a
-    FIFO, a device) raises NotRegularFile instead of blocking (opening a FIFO waits for a writer) or
-    reading forever (/dev/zero)."""
+    FIFO, a device) raises NotRegularFile instead of blocking or reading forever (atomic.open_regular)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        return open_regular(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise NotRegularFile(path, f"is {kind_of(mode)}, not a log file; it was not read")
-    return os.fdopen(fd, "rb")
-
-
-class NotRegularFile(UnsafeTargetError):
-    """A log path that holds something other than a regular file."""
 
 
 class RunLogWriter:

@@ -29,13 +29,14 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from grok_tui.core.atomic import atomic_write_text
+from grok_tui.core.atomic import atomic_write_text, read_regular
 from grok_tui.core.config import Config
 from grok_tui.run.log import Record
 
 GROKKED_ACC = 0.99  # the paper's and our threshold for "memorized" (train) and "grokked" (test)
 RESTRICTED_FALL = 0.5  # restricted loss at most this fraction of its value just after memorizing
 EXCLUDED_RISE = 2.0  # excluded loss at least this multiple of its lowest value since memorizing
+EVENTS_MAX_BYTES = 1024 * 1024  # events.json holds three events (~300 bytes); past this it is not ours
 EVENT_NAMES = ("memorized", "circuit_formation", "grokked")
 EVENT_LABELS = {"memorized": "memorized", "circuit_formation": "circuit formation", "grokked": "grokked"}
 
@@ -144,12 +145,11 @@ def save_events(path: Path, events: list[Event]) -> None:
 
 
 def load_events(path: Path) -> list[Event]:
-    """events.json as written by the trainer; a missing or unreadable file is no events (a FIFO or a
-    folder too: never opened, since opening a FIFO would wait for a writer)."""
+    """events.json as written by the trainer; a missing or unreadable file is no events (a FIFO, a device,
+    a folder or a file past EVENTS_MAX_BYTES too: refused unread by read_regular)."""
     try:
-        if not path.is_file():
-            return []
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return [Event(str(item["name"]), int(item["epoch"]), str(item["text"])) for item in data]
+        data = json.loads(read_regular(path, EVENTS_MAX_BYTES))
+        events = [Event(str(item["name"]), int(item["epoch"]), str(item["text"])) for item in data]
+        return [event for event in events if event.name in EVENT_NAMES]  # names only the trainer writes
     except (OSError, ValueError, TypeError, KeyError, RecursionError):  # RecursionError: 200,000 '['
         return []

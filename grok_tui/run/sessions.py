@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from grok_tui import __version__
+from grok_tui.core.atomic import open_regular
 from grok_tui.experiment.numerics import mkl_is_strict, mkl_mode
 
 # What must match for a resumed run to equal an uninterrupted one bit for bit.
@@ -145,11 +146,11 @@ def append_session(path: Path, record: dict[str, Any]) -> None:
 def read_sessions(path: Path) -> list[dict[str, Any]]:
     """The session records at the end of the file (its last MiB), oldest first; bad lines skipped."""
     try:
-        with open(path, "rb") as file:
+        with open_regular(path) as file:  # a FIFO would block, a device would never end
             size = os.fstat(file.fileno()).st_size
             file.seek(max(0, size - TAIL_BYTES))
             data = file.read(TAIL_BYTES)
-    except OSError:  # missing, a folder, unreadable: no sessions to show
+    except OSError:  # missing, not a regular file, unreadable: no sessions to show
         return []
     lines = data.split(b"\n")
     if size > TAIL_BYTES:

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING
 
 from grok_tui.core.atomic import (
     TEMP_SUFFIX,
+    NotRegularFile,
     atomic_write_with,
     check_removable,
     kind_of,
+    open_regular,
 )
 from grok_tui.core.config import Config
 from grok_tui.core.errors import CheckpointError, TrainingError, UnsafeTargetError
@@ -193,9 +195,12 @@ def load_snapshot(path: Path, config: Config) -> "dict[str, torch.Tensor]":
 
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with open_regular(path) as handle:  # a FIFO or a device in its place is refused, never read
+            state = torch.load(handle, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no snapshot there") from None
+    except NotRegularFile as err:
+        raise CheckpointError(str(err)) from None
     except Exception as err:  # UnpicklingError, RuntimeError (truncated zip), EOFError, ...
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path}: cannot be loaded as a grok-tui snapshot ({first})") from None

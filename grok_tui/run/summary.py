@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from grok_tui.core.atomic import kind_of
+from grok_tui.core.atomic import kind_of, open_regular
 from grok_tui.core.config import Config, ConfigError
 from grok_tui.run.log import Record, RunLogReader
 from grok_tui.run.phases import GROKKED_ACC, PhaseTracker, early_stop_due
@@ -65,7 +65,7 @@ def started_at(paths: RunPaths) -> str | None:
     is read, and anything unexpected is "not recorded".
     """
     try:
-        with open(paths.sessions, "rb") as handle:
+        with open_regular(paths.sessions) as handle:  # a FIFO would block, a device would never end
             first = handle.read(SESSION_HEAD).split(b"\n", 1)[0]
         stamp = json.loads(first).get("time")
         if isinstance(stamp, str):

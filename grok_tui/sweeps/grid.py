@@ -41,6 +41,7 @@ FLOAT_FIELDS = {"lr", "weight_decay", "frac_train", "adam_eps", "grokfast_alpha"
 BOOL_FIELDS = {"orthograd"}
 BOOL_TEXT = {"on": True, "off": False, "true": True, "false": False}
 MAX_MEMBERS = 10_000
+DEFINITION_MAX_BYTES = 64 * 1024 * 1024  # a definition of MAX_MEMBERS members is a few MB; past this, not ours
 _RANGE = re.compile(r"(\d+)-(\d+)")
 
 
@@ -156,16 +157,18 @@ def expand(name: str, base: Config, axes: dict[str, list[Any]], known: list[Memb
 
 def load_definition(path: Path) -> dict[str, Any] | None:
     """A saved sweep definition, or None when there is none; a broken one is a ConfigError naming it."""
-    if not path.exists():
-        return None
+    from grok_tui.core.atomic import read_regular
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path, DEFINITION_MAX_BYTES))
         if (not isinstance(data, dict) or not isinstance(data.get("axes"), dict)
                 or not isinstance(data.get("members"), list)
                 or not all(isinstance(m, dict) and isinstance(m.get("tag"), str) and isinstance(m.get("values"), dict)
                            for m in data["members"])):
             raise ValueError("not a sweep definition")
         return data
+    except FileNotFoundError:
+        return None
     except (OSError, ValueError, RecursionError) as err:
         raise ConfigError([f"{path}: cannot be read as a sweep definition ({err}); move it away to start over"]) from None
 
@@ -186,8 +189,11 @@ def saved_members(saved: dict[str, Any] | None, path: Path) -> list[Member]:
         return []
     try:
         base = Config.from_dict(saved["base"])
-        return [Member(m["tag"], m["values"], dataclasses.replace(base, tag=m["tag"], **m["values"]))
-                for m in saved["members"]]
+        members = [Member(m["tag"], m["values"], dataclasses.replace(base, tag=m["tag"], **m["values"]))
+                   for m in saved["members"]]
+        for member in members:  # the file is hostile: every value is checked, as for `grok-tui train`
+            member.config.check()
+        return members
     except (ConfigError, TypeError, KeyError) as err:
         raise ConfigError([f"{path}: cannot be read as a sweep definition ({err}); move it away to start over"]) from None
 

@@ -6,10 +6,18 @@ checkpoints, the lock, one-line errors) holds for every member, and a member sto
 from its own checkpoint. The children run in sessions of their own, so a Ctrl-C at the terminal reaches
 the executor only; it then stops launching and sends each child one SIGTERM, which the trainer answers by
 stopping after the current epoch with a checkpoint (two signals would make it leave at once).
+
+A root is shared data, never code: members start as `python -P -m grok_tui.cli` in the executor's own
+working folder with the root given absolute, so nothing under the root (a planted `grok_tui/` or
+`numpy.py`) is ever on sys.path (-P drops the script folder, here the working folder; PYTHONPATH is still
+honoured, as for any `grok-tui` command). On Linux each member is given SIGTERM as its parent-death signal,
+so a sweep parent killed outright (kill -9) takes its members with it, each after its epoch with a
+checkpoint, instead of leaving them training unseen.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -31,12 +39,37 @@ from grok_tui.run.phases import early_stop_due, grokked_epoch
 from grok_tui.sweeps.grid import Member, default_workers
 
 POLL_S = 0.2
+STOP_STATUSES = (130, 143, -signal.SIGINT, -signal.SIGTERM)  # a member that stopped after its epoch (or was killed so)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGTERM when the executor's thread dies (Linux), or None.
+
+    libc's prctl is looked up here, in the parent: between fork and exec the child may only call what needs
+    no lock (another thread of the parent may have held the loader's). A parent that died before prctl ran
+    would never send the signal, so the child checks it still has the parent that started it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def set_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)  # orphaned already: train nothing
+
+    return set_death_signal
 
 
 @dataclass
 class MemberState:
     state: str  # new / resume / done / training elsewhere
-    epoch: int  # the checkpoint's epoch (0 when new)
+    epoch: int  # the checkpoint's epoch (0 when new); for a member training, its log's last epoch
     grokked: int | None = None  # the epoch it grokked, from events.json
 
 
@@ -47,7 +80,7 @@ def member_state(member: Member, root: Path) -> MemberState:
     paths = RunPaths.of(member.tag, root)
     owner = lock_owner(paths)
     if owner is not None:
-        return MemberState(f"training (PID {owner.get('pid')})", 0)
+        return MemberState(f"training (PID {owner.get('pid')})", member_epoch(member, root))
     if not paths.checkpoint.exists():
         return MemberState("new", 0)
     try:
@@ -64,7 +97,8 @@ def train_command(config: Config, root: Path) -> list[str]:
     """`grok-tui train` with every config field spelled out (floats as repr: exact)."""
     from grok_tui.core.flags import CONFIG_FLAGS
 
-    command = [sys.executable, "-m", "grok_tui.cli", "train", "--root", str(root)]
+    # -P: no working folder on sys.path; the root is absolute, so the child's working folder does not matter.
+    command = [sys.executable, "-P", "-m", "grok_tui.cli", "train", "--root", os.path.abspath(root)]
     for flag, name, _, _ in CONFIG_FLAGS:
         value = getattr(config, name)
         if value is not None:
@@ -78,6 +112,12 @@ class Outcome:
     tag: str
     returncode: int
     error: str  # the child's last line on stderr when it failed
+    asked_to_stop: bool = False  # the executor sent it SIGTERM (its 143 is then a stop, not an outside kill)
+
+    @property
+    def stopped_from_outside(self) -> bool:
+        """Ended by a stop signal the sweep did not send (an admin's kill, `timeout`): not finished."""
+        return self.returncode in STOP_STATUSES and not self.asked_to_stop
 
 
 @dataclass
@@ -85,6 +125,7 @@ class _Child:
     member: Member
     process: subprocess.Popen[bytes]
     stderr: IO[bytes]
+    asked_to_stop: bool = False  # this executor sent it SIGTERM
 
 
 class LocalExecutor:
@@ -99,22 +140,25 @@ class LocalExecutor:
         running: list[_Child] = []
         signalled = False
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        on_start = _parent_death_signal()
         try:
             while (queue and not self.stop.is_set()) or running:
                 while queue and len(running) < self.workers and not self.stop.is_set():
                     member = queue.pop(0)
                     stderr = tempfile.TemporaryFile()
-                    process = subprocess.Popen(train_command(member.config, self.root), cwd=self.root, env=env,
+                    process = subprocess.Popen(train_command(member.config, self.root), env=env,
                                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                               stderr=stderr, start_new_session=True)
+                                               stderr=stderr, start_new_session=True, preexec_fn=on_start)
                     running.append(_Child(member, process, stderr))
                 if self.stop.is_set() and not signalled:
                     for child in running:
                         child.process.send_signal(signal.SIGTERM)
+                        child.asked_to_stop = True
                     signalled = True
                 for child in [c for c in running if c.process.poll() is not None]:
                     running.remove(child)
-                    outcomes.append(Outcome(child.member.tag, child.process.returncode, _last_line(child.stderr)))
+                    outcomes.append(Outcome(child.member.tag, child.process.returncode, _last_line(child.stderr),
+                                            child.asked_to_stop))
                 if self.on_progress is not None:
                     self.on_progress([c.member for c in running], outcomes, queue)
                 time.sleep(POLL_S)
@@ -167,6 +211,5 @@ def member_epoch(member: Member, root: Path) -> int:
     return epoch if isinstance(epoch, int) else 0
 
 
-__all__ = ["LocalExecutor", "MemberState", "Outcome", "default_workers", "epoch_seconds", "member_epoch",
-           "member_state",
-           "train_command"]
+__all__ = ["STOP_STATUSES", "LocalExecutor", "MemberState", "Outcome", "default_workers", "epoch_seconds", "member_epoch",
+           "member_state", "train_command"]

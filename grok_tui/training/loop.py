@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import torch
 
+from grok_tui.core.atomic import remove_leftover_temps
 from grok_tui.core.config import Config
 from grok_tui.core.errors import TrainingError
 from grok_tui.experiment.data import make_dataset
@@ -71,8 +72,9 @@ class TrainingLoop:
     def __init__(self, config: Config, paths: RunPaths, device: torch.device,
                  checkpoint: dict[str, Any] | None, stop_event: StopSignal | None,
                  on_log: Callable[[Record], None] | None, logits_fn: LogitsFn = last_position_logits,
-                 on_event: Callable[[Event], None] | None = None):
+                 on_event: Callable[[Event], None] | None = None, still_owned: Callable[[], None] | None = None):
         self.config, self.paths, self.device = config, paths, device
+        self.still_owned = still_owned  # raises when the run's lock is no longer ours (RunLock.verify)
         self.stop_event, self.on_log, self.logits_fn, self.on_event = stop_event, on_log, logits_fn, on_event
         seed_everything(config.seed)
         self.data = make_dataset(config).to(device)
@@ -143,8 +145,10 @@ class TrainingLoop:
         metrics = metrics_of(logits, self.data, loss=self.config.loss)
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrainingError(
-                f"training diverged at epoch {self.epoch} (loss is not finite); the last good checkpoint "
-                f"(epoch {self.last_checkpoint_epoch}) is kept; try a smaller lr"
+                f"training diverged at epoch {self.epoch} (loss is not finite); "
+                + (f"the last good checkpoint (epoch {self.last_checkpoint_epoch:,}) is kept"
+                   if self.last_checkpoint_epoch is not None else "no checkpoint was written yet")
+                + "; try a smaller lr"
             )
         record: Record = {
             "epoch": self.epoch, **metrics,
@@ -215,6 +219,8 @@ class TrainingLoop:
         config = self.config
         self.step()
         self.epoch += 1
+        if self.still_owned is not None:  # before anything of this epoch is written
+            self.still_owned()
         stopped = self.stop_event is not None and self.stop_event.is_set()
         last = stopped or self.epoch == config.num_epochs
         logged = last or self.epoch % config.log_every == 0
@@ -246,6 +252,8 @@ def _write_curves(paths: RunPaths) -> None:
     """The automatic PNGs at the end of a run; a plotting problem must not fail a finished run."""
     from grok_tui.figures.curves import export_run
 
+    for figure in (paths.curves_png, paths.measures_png):  # temp files of a session killed while writing them
+        remove_leftover_temps(figure)  # ours to remove: the trainer holds the run's lock
     try:
         export_run(paths.tag, root=paths.root)
     except (OSError, ValueError, RuntimeError) as err:

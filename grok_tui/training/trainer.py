@@ -124,7 +124,7 @@ def train_grokking(
     if device.type == "cpu":  # before anything is written: a run that cannot fit is refused with an estimate
         check_fits(config, estimate_bytes(config, TRAIN_CHUNK_BYTES, EVAL_CHUNK_BYTES), available_bytes())
     paths = RunPaths.of(config.tag, root)
-    with RunLock(paths):
+    with RunLock(paths) as lock:
         if not resume:
             if on_replace is not None:
                 on_replace()
@@ -148,7 +148,8 @@ def train_grokking(
         try:
             if device.type == "cuda":
                 use_deterministic_cuda()
-            loop = TrainingLoop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine], on_event)
+            loop = TrainingLoop(config, paths, device, checkpoint, stop_event, on_log, ENGINES[engine], on_event,
+                                still_owned=lock.verify)
             if loop.epoch < config.num_epochs and not loop.early_stop_due():
                 session = begin_session(paths.sessions, start_epoch, device, threads)
                 if on_session is not None:

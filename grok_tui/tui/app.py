@@ -25,6 +25,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -299,6 +300,12 @@ class GrokApp(App[int]):
         warning = session.warning()
         if warning:
             self.post_message(self.Notice(warning, severity="warning"))
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification as text, never markup (whatever a caller asks): they carry tags, paths and
+        error texts from files, and markup there could break the screen or run an action (`[@click=...]`)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_grok_app_notice(self, message: Notice) -> None:
         self.notify(message.text, severity=message.severity, timeout=message.timeout)  # type: ignore[arg-type]

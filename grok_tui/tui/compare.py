@@ -19,6 +19,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
@@ -183,7 +184,8 @@ def summary_cells(index: int, stats: GroupStats) -> tuple[Text | str, ...]:
     "not by its last epoch" ('> 3,000' when half or more had not), with k/n beside every grok number."""
     color = PALETTE[index % len(PALETTE)]
     swatch = Text("━━", style=f"rgb({color[0]},{color[1]},{color[2]})")
-    return (swatch, stats.label, tags_text(stats.tags), stats.memorized.text(_epochs, count=False),
+    # Text, not markup: labels and tags come from the runs' files.
+    return (swatch, Text(stats.label), Text(tags_text(stats.tags)), stats.memorized.text(_epochs, count=False),
             stats.circuit.text(_epochs, count=False), stats.grokked.text(_epochs),
             stats.final_test_acc.text(format_percent), stats.grok_time_s.text(format_duration, count=False))
 
@@ -276,8 +278,10 @@ class CompareScreen(Screen[None]):
         title = f"[b]{len(self.members)} runs[/b], {mode}"
         found = objectives([m.config for m in self.members])
         if len(found) > 1:  # one loss chart holds different quantities: said where it cannot be missed
-            title += f"  [yellow]losses: {' and '.join(found)} mixed[/yellow]"
-        self.query_one("#compare-title", Static).update(title + (f"  [red]{problems[0]}[/red]" if problems else ""))
+            title += "  [yellow]losses: $mixed mixed[/yellow]"
+        title += "  [red]$problem[/red]" if problems else ""
+        self.query_one("#compare-title", Static).update(Content.from_markup(
+            title, mixed=" and ".join(found), problem=problems[0] if problems else ""))
 
     def on_resize(self) -> None:
         self.redraw()
@@ -303,6 +307,6 @@ class CompareScreen(Screen[None]):
         try:
             plot_comparison(self.tags, out=out, root=self.root, log_x=log_x, grouped=grouped, warn=False)
         except Exception as err:  # reported to the user; the view stays usable
-            self.app.call_from_thread(self.notify, f"export failed: {err}", severity="error")
+            self.app.call_from_thread(self.notify, f"export failed: {err}", severity="error", markup=False)
             return
         self.app.call_from_thread(self.notify, f"exported {out}")

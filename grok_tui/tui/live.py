@@ -12,10 +12,10 @@ from dataclasses import replace
 from typing import Protocol, cast
 
 import numpy as np
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
@@ -112,17 +112,20 @@ def view_lines(view: ChartView) -> list[str]:
     return lines
 
 
-def session_status_lines(sessions: list[dict[str, object]]) -> list[str]:
-    """'device   cpu, 2 threads', and a warning line when the last session ran in a new environment."""
+def session_status_lines(sessions: list[dict[str, object]]) -> list[Content]:
+    """'device   cpu, 2 threads', and a warning line when the last session ran in a new environment. The
+    values come from sessions.jsonl: shown as text, never parsed as markup."""
     if not sessions:
         return []
     last = sessions[-1]
     threads = last.get("threads")
-    lines = [f"device   {escape(_short(last.get('device')))}"
-             + (f", {threads} thread{'s' if threads != 1 else ''}" if isinstance(threads, int) else "")]
+    lines = [Content.from_markup("device   $device", device=_short(last.get("device"))
+                                 + (f", {threads} thread{'s' if threads != 1 else ''}" if isinstance(threads, int)
+                                    else ""))]
     changes = environment_changes(sessions[-2], last) if len(sessions) > 1 else []
     if changes:
-        lines.append(f"[yellow]env changed: {escape(_short('; '.join(changes), 80))}[/yellow]")
+        lines.append(Content.from_markup("[yellow]env changed: $changes[/yellow]",
+                                         changes=_short("; ".join(changes), 80)))
     return lines
 
 
@@ -174,7 +177,7 @@ class LiveScreen(Screen[None]):
         self._checkpoint_mtime: float | None = None
         self.checkpoint_epoch: int | None = None
         self._sessions_stat: tuple[float, int] | None = None
-        self.session_lines: list[str] = []
+        self.session_lines: list[Content] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="live-body"):
@@ -359,10 +362,10 @@ class LiveScreen(Screen[None]):
         if owner is not None and not self.app_training():
             state = f"trained by PID {owner['pid']}"  # another process: a state, not a failure
         eta = format_duration((total - epoch) / speed) if (speed and total and training) else "--"
-        lines = [
+        lines: list[str | Content] = [
             f"[b]{self.paths.tag}[/b]  {'(watching)' if self.read_only else ''}",
             f"state    {state}",
-            *(self.session_lines or [f"device   {self.app_device() or (config.device if config else '?')}"]),
+            *(self.session_lines or [Content(f"device   {self.app_device() or (config.device if config else '?')}")]),
             f"epoch    {epoch:,}/{total:,}" if total else f"epoch    {epoch:,}",
             f"speed    {speed:,.1f} ep/s  ETA {eta}" if speed else f"speed    --  ETA {eta}",
             "",
@@ -379,12 +382,14 @@ class LiveScreen(Screen[None]):
             lines += ["", *measures]
         error = self.app_error()
         if error:
-            lines += ["", f"[red]error: {escape(error)}[/red]"]
+            lines += ["", Content.from_markup("[red]error: $error[/red]", error=error)]
         if config:  # the optimizer and every intervention, so a ⊥Grad or StableMax run says what it is
             lines += ["", f"p={config.p} {config.operation}  frac={config.frac_train:g}",
                       f"d_model={config.d_model} heads={config.num_heads}  seed={config.seed}",
-                      escape(optimizer_text(config)), *(escape(item) for item in interventions(config))]
-        self.query_one(StatusPanel).update("\n".join(lines))
+                      Content(optimizer_text(config)), *(Content(item) for item in interventions(config))]
+        # Markup for the lines made here; Content (text) for the ones that carry strings from files.
+        self.query_one(StatusPanel).update(Content("\n").join(
+            Content.from_markup(line) if isinstance(line, str) else line for line in lines))
         bar = self.query_one(ProgressBar)
         bar.update(total=total or 1, progress=min(epoch, total or 1))
 

@@ -11,10 +11,11 @@ import re
 import time
 from pathlib import Path
 
-from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
@@ -104,14 +105,13 @@ class ConfirmDelete(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         at = f", trained to epoch {self.epoch:,}," if self.epoch is not None else ""
-        question = (f"Replace run {escape(repr(self.tag))}{at} with a new run from epoch 0?" if self.replace
-                    else f"Delete run {escape(repr(self.tag))}{at}?")
+        question = (f"Replace run $tag{at} with a new run from epoch 0?" if self.replace else f"Delete run $tag{at}?")
         with Vertical(id="confirm"):
-            what = (f"This deletes its checkpoint, log, config and figures in {escape(str(self.paths.log_dir))} "
-                    f"and {escape(str(self.paths.model_dir))}." if self.replace else
-                    f"This removes {escape(str(self.paths.log_dir))} and {escape(str(self.paths.model_dir))}: "
-                    "its log, config, checkpoint and figures.")
-            yield Static(f"[b]{question}[/b]\n\n{what}\n\n[b]y[/b] delete   [b]n[/b] keep it")
+            what = ("This deletes its checkpoint, log, config and figures in $logs and $models." if self.replace
+                    else "This removes $logs and $models: its log, config, checkpoint and figures.")
+            yield Static(Content.from_markup(f"[b]{question}[/b]\n\n{what}\n\n[b]y[/b] delete   [b]n[/b] keep it",
+                                             tag=repr(self.tag), logs=str(self.paths.log_dir),
+                                             models=str(self.paths.model_dir)))
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
@@ -166,7 +166,7 @@ class RunsScreen(Screen[None]):
         self.known: dict[str, RunSummary] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static(f"[b]runs under {escape(str(self.root / 'logs'))}[/b]", id="runs-title")
+        yield Static(Content.from_markup("[b]runs under $logs[/b]", logs=str(self.root / "logs")), id="runs-title")
         yield Input(placeholder="filter: text in any column (Enter keeps it, Escape clears it)", id="runs-filter")
         yield DataTable(id="runs", cursor_type="row")
         yield Footer()
@@ -199,12 +199,13 @@ class RunsScreen(Screen[None]):
                         for i, name in enumerate(columns))]
         if labels != self.columns:
             table.clear(columns=True)
-            table.add_columns(*labels)
+            table.add_columns(*map(Text, labels))
             self.columns = labels
         else:
             table.clear()
         for row in rows:
-            table.add_row("●" if row[0] in self.selected else " ", *row, key=row[0])
+            # Text, not markup: tags, config values and states come from files anyone may have written.
+            table.add_row("●" if row[0] in self.selected else " ", *map(Text, row), key=row[0])
         if table.row_count:
             tags = [row[0] for row in rows]
             table.move_cursor(row=tags.index(current) if current in tags else min(table.cursor_row,
@@ -319,7 +320,7 @@ class RunsScreen(Screen[None]):
                 self.notify(f"{tag!r} is training: stop it before deleting it", severity="warning")
                 return
             except OSError as err:
-                self.notify(f"deleting {tag!r} failed: {err}", severity="error")
+                self.notify(f"deleting {tag!r} failed: {err}", severity="error", markup=False)
                 return
             self.notify(f"deleted {tag!r}")
             self.reload()

@@ -7,6 +7,10 @@ epoch"; `> 3,000` when half or more had not by then, `running` while they still 
 grokked; for one field a row of them; `a` shows the median final test accuracy instead. Everything is read
 from the members' files every two seconds (grok_tui/sweeps/results.py, headless), so it works on a sweep
 running in another terminal or on a cluster. Enter opens a member's live view, space selects, `c` compares.
+
+Every string read from a file (tags, swept fields and values, phases, error texts) is shown as text, never
+parsed as markup: a crafted definition or events.json could otherwise break the screen or make a cell run
+an action.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -63,15 +68,15 @@ def grid_text(results: list[MemberResult], axes: dict[str, list[object]], accura
     # min_width: the title is the widest line of a small grid; without it Rich wraps it into the first column.
     table = Table(title=what, title_justify="left", show_lines=False, box=None, padding=(0, 1),
                   min_width=len(what) + 1)
-    table.add_column(f"{y_field} \\ {x_field}" if y_field else (x_field or "all members"), style="bold")
+    table.add_column(Text(f"{y_field} \\ {x_field}" if y_field else (x_field or "all members")), style="bold")
     for x in x_values:
-        table.add_column(value_text(x) if x_field else "", justify="right")
+        table.add_column(Text(value_text(x)) if x_field else "", justify="right")
     for y in y_values:
         cells = []
         for x in x_values:
             where = {**({x_field: x} if x_field else {}), **({y_field: y} if y_field else {})}
             cells.append(_cell(members_at(results, **where), accuracy))
-        table.add_row(value_text(y) if y_field else "", *cells)
+        table.add_row(Text(value_text(y)) if y_field else "", *cells)
     return table
 
 
@@ -133,7 +138,7 @@ class SweepScreen(Screen[None]):
         self.summaries = RunSummaryCache()  # members re-read only when their files change
 
     def compose(self) -> ComposeResult:
-        yield Static(f"[b]sweep {escape(self.sweep_name)}[/b]", id="sweep-title")
+        yield Static(Content.from_markup("[b]sweep $name[/b]", name=self.sweep_name), id="sweep-title")
         yield DataTable(id="sweep-members", cursor_type="row")
         yield Static("", id="sweep-grid")
         yield Footer()
@@ -147,31 +152,31 @@ class SweepScreen(Screen[None]):
         try:
             axes, results = member_results(self.sweep_name, self.root, self.summaries)
         except ConfigError as err:
-            self.query_one("#sweep-title", Static).update(f"[red]{escape(str(err))}[/red]")
+            self.query_one("#sweep-title", Static).update(Content.from_markup("[red]$err[/red]", err=str(err)))
             return
         statuses = [member_status(r, self.root) for r in results]
         done = sum(status == "done" for status in statuses)
         training = sum(status.startswith("training") for status in statuses)
-        self.query_one("#sweep-title", Static).update(
-            f"[b]sweep {escape(self.sweep_name)}[/b]: {len(results)} members, {done} done, {training} training"
-            f"  ({escape(str(self.root / 'sweeps' / (self.sweep_name + '.json')))})")
+        self.query_one("#sweep-title", Static).update(Content.from_markup(
+            f"[b]sweep $name[/b]: {len(results)} members, {done} done, {training} training  ($path)",
+            name=self.sweep_name, path=str(self.root / "sweeps" / (self.sweep_name + ".json"))))
         fields = list(axes)
-        columns = ["", "member", *fields, "state", "epoch", "phase", "grokked", "test acc"]
+        columns = ["", "member", *fields, "state", "epoch", "phase", "grokked", "test acc"]  # compared as str
         table = self.query_one(DataTable)
         current = self.tags[table.cursor_row] if self.tags and table.cursor_row < len(self.tags) else None
         if columns != self.columns:
             table.clear(columns=True)
-            table.add_columns(*columns)
+            table.add_columns(*map(Text, columns))
             self.columns = columns
         else:
             table.clear()
         self.tags = [r.member.tag for r in results]
         for result, status in zip(results, statuses):
-            table.add_row("●" if result.member.tag in self.selected else " ", result.member.tag,
-                          *(value_text(result.member.values.get(field, "")) for field in fields), status,
-                          f"{result.epoch:,}/{result.member.config.num_epochs:,}", result.phase,
-                          f"{result.grokked:,}" if result.grokked is not None else "-",
-                          format_percent(result.test_acc), key=result.member.tag)
+            cells = (result.member.tag, *(value_text(result.member.values.get(field, "")) for field in fields),
+                     status, f"{result.epoch:,}/{result.member.config.num_epochs:,}", result.phase,
+                     f"{result.grokked:,}" if result.grokked is not None else "-", format_percent(result.test_acc))
+            table.add_row("●" if result.member.tag in self.selected else " ", *map(Text, cells),
+                          key=result.member.tag)
         if current in self.tags:
             table.move_cursor(row=self.tags.index(current))
         self.grid = grid_text(results, axes, self.accuracy)
