@@ -58,7 +58,7 @@ async def test_watching_a_run_another_process_trains_offers_only_what_works(root
             writer.write({"epoch": epoch, "train_loss": 1.0, "test_loss": 2.0, "train_acc": 1.0, "test_acc": 0.2,
                           "lr": 1e-3, "weight_norm": 5.0, "elapsed_s": epoch / 100})
     holder = subprocess.Popen(  # another process holds the run's lock, as `grok-tui train` does
-        [sys.executable, "-c", "import sys, time; from grok_tui.runs import RunLock, RunPaths; "
+        [sys.executable, "-c", "import sys, time; from grok_tui.run.lock import RunLock; from grok_tui.run.paths import RunPaths; "
          f"RunLock(RunPaths.of('w1', {str(root)!r})).acquire(); print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True, env={**os.environ})
     try:
@@ -144,7 +144,7 @@ async def test_replacing_a_run_needs_a_fresh_tick_and_a_confirmation_naming_it(r
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDelete)
         question = str(app.screen.query_one(Static).render())
-        assert "Replace run 'old', trained to epoch 20" in question
+        assert "Replace run 'old' (trained to epoch 20) with a new run" in question
         await pilot.press("n")  # keep it
         await pilot.pause()
         assert isinstance(app.screen, FormScreen) and app.training is None
@@ -218,7 +218,7 @@ async def test_help_fits_80x24_and_100x30_unwrapped_and_names_the_palette(root: 
     from grok_tui.tui.screens import HELP, HelpScreen
 
     lines = [re.sub(r"\[/?b\]", "", line) for line in HELP.splitlines()]
-    assert "ctrl+p" in HELP and any(line.lstrip().startswith("m ") for line in lines)
+    assert "ctrl+p" in HELP and "[b]m[/b] measures" in HELP
     for size in ((80, 24), (100, 30)):
         app = GrokApp(tiny_config(tag="help"), root=root, config_given=True)
         async with app.run_test(size=size) as pilot:
