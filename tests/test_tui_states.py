@@ -210,6 +210,11 @@ async def test_form_at_80x24_fits_shows_focus_and_names_its_keys(root: Path) -> 
         await pilot.pause()
         assert str(form.query_one("#start", Button).label) == "Resume"
         assert "Resume" in footer_keys(app) and "Start" not in footer_keys(app)
+        # The run's note takes a row from the fields: every one of them still fits above it.
+        note = form.query_one("#run-note", Static)
+        assert note.display and "run 'have'" in str(note.render()) and note.region.height == 1
+        for field in form.query(".field-input"):
+            assert 0 < field.region.bottom <= actions.region.y, field
 
 
 async def test_help_fits_80x24_and_100x30_unwrapped_and_names_the_palette(root: Path) -> None:

@@ -311,7 +311,7 @@ class FormScreen(Screen[None]):
             paths = RunPaths(self.root, config.tag)
             if paths.exists() and fresh:
                 mode = "replace"
-                note = f"[b]replace[/b]: Start deletes {self._run_at(paths)} and starts it over (it asks first)"
+                note = f"[b]replace[/b]: Start asks, then deletes {self._run_at(paths)} and starts over"
             elif paths.exists():
                 note, refusal = self._existing_run(paths, config)
                 if refusal:
@@ -363,8 +363,8 @@ class FormScreen(Screen[None]):
                         "pick another tag or tick replace")
         last = last_record(paths.log)
         if last is not None and int(last["epoch"]) >= config.num_epochs:
-            return (f"run {config.tag!r} finished at epoch {int(last['epoch']):,}: raise epochs to train it "
-                    "longer, or change the tag for a new run"), ""
+            return (f"run {config.tag!r} finished at epoch {int(last['epoch']):,}: raise epochs to train on, "
+                    "or change the tag"), ""
         at = f" at epoch {int(last['epoch']):,}" if last is not None else ""
         return f"run {config.tag!r} exists{at}: Resume continues it from its checkpoint", ""
 
