@@ -320,3 +320,26 @@ async def test_a_two_point_chart_has_whole_epoch_ticks(tmp_path: Path) -> None:
         live = await open_live(app, pilot)
         labels = monitor(live, "loss-chart").xlabels[0]
         assert labels and all(label.replace(",", "").isdigit() for label in labels), labels
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_row_axis_puts_every_tick_on_a_row_and_the_data_under_the_spare_rows(log: bool) -> None:
+    from grok_tui.figures.axes import row_axis
+
+    assert row_axis(0, 100, 3, spare_rows=1)[:2] == ([0.0, 100.0], ["0", "100"])  # 60x20: 0, 100, labels
+    assert row_axis(0, 100, 5, max_ticks=5)[:2] == ([0.0, 25.0, 50.0, 75.0, 100.0], ["0", "25", "50", "75", "100"])
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        rows, spare = int(rng.integers(3, 30)), int(rng.integers(0, 2))
+        low = float(rng.uniform(-12, 0)) if log else 0.0
+        high = low + (float(rng.uniform(0.6, 12)) if log else float(rng.choice([1.0, 1.81, 100.0, 37.0])))
+        layout = row_axis(low, high, rows, spare, max(2, rows // 2 + 1), log=log)
+        assert layout is not None
+        ticks, labels, axis_low, top = layout
+        spacing = (top - axis_low) / (rows - 1)
+        assert axis_low <= low + 1e-9 and high <= axis_low + spacing * (rows - 1 - spare) + 1e-9
+        assert 2 <= len(ticks) <= max(2, rows // 2 + 1)
+        for tick, label in zip(ticks, labels):
+            row = (tick - axis_low) / spacing
+            assert row == pytest.approx(round(row), abs=1e-6)
+            assert float(label) == pytest.approx(10**tick if log else tick, rel=0.5 if log else 1e-9)

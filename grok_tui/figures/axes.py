@@ -1,5 +1,6 @@
-"""Axis ticks for the terminal charts: round numbers, a log axis that has a tick under the data, and
-frequency ticks that name every key frequency.
+"""Axis ticks for the terminal charts: round numbers, y axes whose tick labels sit on text rows of
+exactly their value (row_axis), a log axis that has a tick under the data, and frequency ticks that
+name every key frequency.
 
 plotext picks its own ticks from the data's exact range (`1.81 1.51 1.21 ...` on a 0-1.81 axis) and
 drops a tick label that would overlap its neighbour (key frequencies 5 and 6 one column apart lose

@@ -308,8 +308,11 @@ class SeriesChart(ViewChart, PlotextPlot):
         if layout is None:  # too few rows to choose: the data's own range
             ticks = log_axis(low, high)[:2] if log else round_ticks(low, high)
             layout = (*ticks, low, high + (high - low) / max(1, self.plot_rows - 1 - spare) * spare)
-        positions, labels, axis_low, top = layout
-        self.plt.ylim(axis_low, top)
+        self.set_y_axis(*layout, has_events)
+
+    def set_y_axis(self, positions: list[float], labels: list[str], low: float, top: float,
+                   has_events: bool) -> None:
+        self.plt.ylim(low, top)
         self.y_ticks((positions, labels))
         if has_events:
             self.event_labels(top)
@@ -322,10 +325,7 @@ class SeriesChart(ViewChart, PlotextPlot):
             # Under half a decade with no decade inside: its two ends, on the bottom and top data rows.
             ticks, labels, low, high = log_axis(low, high)
             top = high + (high - low) / max(1, self.plot_rows - 2) if has_events else high
-            self.plt.ylim(low, top)
-            self.y_ticks((ticks, labels))
-            if has_events:
-                self.event_labels(top)
+            self.set_y_axis(ticks, labels, low, top, has_events)
             return
         self.y_axis(low, high, has_events, log=True)
 
