@@ -188,3 +188,34 @@ def test_the_train_progress_line_fits_a_narrow_terminal(tmp_path: Path, pane: st
     assert len(progress) == 1, screen  # redrawn in place: one line, however many updates
     assert progress[0].startswith("epoch 400/400") and "acc 100.0%" in progress[0], screen
     assert "finished at epoch 400" in screen
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
+def test_watch_draws_every_line_in_braille_with_its_sign_and_whole_tick_rows(tmp_path: Path,
+                                                                           size: tuple[int, int]) -> None:
+    """`grok-tui watch` of a finished run at the three sizes of issue 22, read as plain text (no colour):
+    the test lines are braille with their `x` signs (no one-dot-a-cell `•`), and the accuracy chart labels
+    100 and 0. On a tmux server of its own, so that no other client's size applies to the window."""
+    from test_snapshots import write_fixture_run
+
+    write_fixture_run(tmp_path, "done", 3000, 3000)
+    width, height = size
+    server = ["-S", str(tmp_path / "tmux.sock")]
+    # Textual takes COLUMNS and LINES (which pytest's terminal may have set) over the pane's size.
+    command = (f"env -u COLUMNS -u LINES {shlex.quote(sys.executable)} -m grok_tui.cli watch done "
+               f"--root {shlex.quote(str(tmp_path))}")
+    tmux(*server, "-f", "/dev/null", "new-session", "-d", "-s", "sizes", "-x", str(width), "-y", str(height),
+         command)
+    try:
+        deadline, screen = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and not ("accuracy (%)" in screen and "phase    grokked" in screen):
+            time.sleep(0.25)
+            screen = tmux(*server, "capture-pane", "-t", "sizes", "-p")
+        assert "accuracy (%)" in screen and "phase    grokked" in screen, screen
+        assert "⠤x⠤ test" in screen and "•" not in screen
+        plots = [line for line in screen.splitlines() if "┤" in line]
+        assert sum(line.count("x") for line in plots) >= 4  # signs on both charts' test lines
+        assert any(re.match(r"\s*100┤", line) for line in plots) and any(re.match(r"\s*0┤", line) for line in plots)
+        assert max(len(line) for line in screen.splitlines()) <= width
+    finally:
+        subprocess.run(["tmux", *server, "kill-server"], capture_output=True)

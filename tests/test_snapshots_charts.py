@@ -1,5 +1,6 @@
-"""SVG snapshots of the live charts: the legend above the plots at 80x24 and 120x40, the cursor and its
-readout, and the spectrogram of W_E in the measures view. Same fixture log as tests/test_snapshots.py.
+"""SVG snapshots of the live charts: every line in braille with the test line's signs, the legend above
+the plots and tick labels on the rows of their values at 60x20, 80x24 and 120x40 (and 60x20 with the
+status panel hidden), the cursor and its readout, and the spectrogram of W_E in the measures view. Same fixture log as tests/test_snapshots.py.
 
 Regenerate after an intended change of the look: `pytest tests/test_snapshots_charts.py --snapshot-update`,
 then look at the SVGs (tests/__snapshots__/) before committing them.
@@ -24,6 +25,16 @@ def fixture_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def settle(pilot):  # type: ignore[no-untyped-def]
     return pilot.pause(0.3)
+
+
+def test_live_view_60x20(snap_compare, fixture_root: Path) -> None:  # type: ignore[no-untyped-def]
+    app = GrokApp(root=fixture_root, watch="grokked")
+    assert snap_compare(app, terminal_size=(60, 20), run_before=settle)
+
+
+def test_live_view_60x20_without_the_status_panel(snap_compare, fixture_root: Path) -> None:  # type: ignore[no-untyped-def]
+    app = GrokApp(root=fixture_root, watch="grokked")
+    assert snap_compare(app, terminal_size=(60, 20), press=["p"], run_before=settle)
 
 
 def test_live_view_legend_outside_80x24(snap_compare, fixture_root: Path) -> None:  # type: ignore[no-untyped-def]

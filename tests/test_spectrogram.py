@@ -13,7 +13,7 @@ from grok_tui.figures.curves import plot_progress_measures
 from grok_tui.run.log import read_log
 from grok_tui.run.paths import RunPaths
 from grok_tui.figures.series import RunSeries
-from grok_tui.tui.charts import HEAT_COLORS, rich_color, spectrogram_text
+from grok_tui.tui.charts import HEAT_COLORS, OTHER_FREQ_COLOR, RESTRICTED_COLOR, rich_color, spectrogram_text
 from test_snapshots import fixture_measures, write_fixture_run
 
 
@@ -42,9 +42,15 @@ def test_live_spectrogram_shows_the_key_frequencies_growing(tmp_path: Path) -> N
     text = spectrogram_text(series, ChartView(), width=40, height=13)
     lines = text.plain.splitlines()
     assert len(lines) == 13 and all(len(line) == 40 for line in lines[:-1])
-    # 12 rows hold 24 half-rows for 23 frequencies: each key is named once, on its own row.
-    labels = {line[:3].strip(): i for i, line in enumerate(lines[:-1]) if line[:3].strip()}
+    # 12 rows hold 24 half-rows for 23 frequencies: each key is named once, on its own row, in the key
+    # colour; every 5th frequency on a row of its own in grey (5 is a key: named as one).
+    named = {line[:3].strip(): i for i, line in enumerate(lines[:-1]) if line[:3].strip()}
+    key_colour = rich_color(RESTRICTED_COLOR)
+    labels = {label: row for label, row in named.items() if key_colour in style_at(text, lines, row, 1)}
     assert set(labels) == {"5", "6", "22"} and labels["22"] < labels["6"] < labels["5"]  # k = 1 at the bottom
+    ticks = {label: row for label, row in named.items() if label not in labels}
+    assert set(ticks) == {"10", "15", "20"} and labels["22"] < ticks["20"] < ticks["15"] < ticks["10"] < labels["6"]
+    assert all(rich_color(OTHER_FREQ_COLOR) in style_at(text, lines, row, 1) for row in ticks.values())
     assert lines[-1].split() == ["0", "3,000"]
     # Frequency 22's row is the brightest colour at the last epoch and not at the first one.
     bright = rich_color(HEAT_COLORS[-1])

@@ -144,7 +144,7 @@ async def test_replacing_a_run_needs_a_fresh_tick_and_a_confirmation_naming_it(r
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDelete)
         question = str(app.screen.query_one(Static).render())
-        assert "Replace run 'old', trained to epoch 20" in question
+        assert "Replace run 'old' (trained to epoch 20) with a new run" in question
         await pilot.press("n")  # keep it
         await pilot.pause()
         assert isinstance(app.screen, FormScreen) and app.training is None
@@ -210,6 +210,11 @@ async def test_form_at_80x24_fits_shows_focus_and_names_its_keys(root: Path) -> 
         await pilot.pause()
         assert str(form.query_one("#start", Button).label) == "Resume"
         assert "Resume" in footer_keys(app) and "Start" not in footer_keys(app)
+        # The run's note takes a row from the fields: every one of them still fits above it.
+        note = form.query_one("#run-note", Static)
+        assert note.display and "run 'have'" in str(note.render()) and note.region.height == 1
+        for field in form.query(".field-input"):
+            assert 0 < field.region.bottom <= actions.region.y, field
 
 
 async def test_help_fits_80x24_and_100x30_unwrapped_and_names_the_palette(root: Path) -> None:
@@ -218,7 +223,7 @@ async def test_help_fits_80x24_and_100x30_unwrapped_and_names_the_palette(root: 
     from grok_tui.tui.screens import HELP, HelpScreen
 
     lines = [re.sub(r"\[/?b\]", "", line) for line in HELP.splitlines()]
-    assert "ctrl+p" in HELP and any(line.lstrip().startswith("m ") for line in lines)
+    assert "ctrl+p" in HELP and "[b]m[/b] measures" in HELP
     for size in ((80, 24), (100, 30)):
         app = GrokApp(tiny_config(tag="help"), root=root, config_given=True)
         async with app.run_test(size=size) as pilot:

@@ -1,5 +1,6 @@
-"""Axis ticks for the terminal charts: round numbers, a log axis that has a tick under the data, and
-frequency ticks that name every key frequency.
+"""Axis ticks for the terminal charts: round numbers, y axes whose tick labels sit on text rows of
+exactly their value (row_axis), a log axis that has a tick under the data, and frequency ticks that
+name every key frequency.
 
 plotext picks its own ticks from the data's exact range (`1.81 1.51 1.21 ...` on a 0-1.81 axis) and
 drops a tick label that would overlap its neighbour (key frequencies 5 and 6 one column apart lose
@@ -35,6 +36,78 @@ def round_ticks(low: float, high: float, max_ticks: int = 5) -> Ticks:
     first = math.ceil(low / step - 1e-9)
     ticks = [k * step for k in range(first, math.floor(high / step + 1e-9) + 1)]
     return ticks, [f"{t:.{decimals}f}" for t in ticks]
+
+
+MIN_FILLED = 0.8  # the least share of a chart's rows an axis layout may leave to the data
+
+
+def row_axis(low: float, high: float, rows: int, spare_rows: int = 0, max_ticks: int = 5,
+             log: bool = False) -> tuple[list[float], list[str], float, float] | None:
+    """Limits and ticks for a y axis drawn on `rows` text rows on which every tick label sits on a row
+    of exactly its value: (ticks, labels, axis low, axis top), or None when there are too few rows.
+
+    plotext puts row i at low + i * (top - low) / (rows - 1) and each tick label on the nearest row,
+    so a tick between rows is labelled a row off: 0-100% on three rows put "25" on the 50% row, and
+    "100" one row above the curves at 100%. Here ticks are round (1, 2, 2.5 or 5 x 10^k; whole decades
+    for log10 values) and a whole number of rows apart, the axis starts on a tick, the data fits under
+    the top `spare_rows` rows (kept for the phase labels). Of the layouts with 2 to max_ticks ticks
+    whose data fills at least MIN_FILLED of the rows, the one with most ticks wins (then the fuller).
+    """
+    if not (math.isfinite(low) and math.isfinite(high)) or rows - 1 - spare_rows < 1:
+        return None
+    low, high = min(low, high), max(low, high)
+    data_steps = rows - 1 - spare_rows
+    span = max(high - low, 1e-12)
+    if log:
+        steps = [float(d) for d in range(1, math.ceil(span) + 2)]
+    else:
+        power = 10.0 ** math.floor(math.log10(span / max(2, max_ticks)))
+        steps = [m * power * 10**e for e in range(3) for m in (1, 2, 2.5, 5)]
+    best: tuple[tuple[bool, int, float], float, float, int, float] | None = None  # score, step, low, n, row
+    for step in steps:
+        axis_low = step * math.floor(low / step + 1e-9)
+        # The most rows between two ticks (the finest rows) with which the data still fits.
+        per_tick = math.floor(data_steps * step / max(high - axis_low, 1e-12) + 1e-9)
+        if per_tick < 1:
+            continue
+        spacing = step / per_tick
+        data_rows = min(data_steps, math.ceil((high - axis_low) / spacing - 1e-9))
+        intervals = data_rows // per_tick
+        if not 1 <= intervals <= max(1, max_ticks - 1):
+            continue
+        filled = span / (spacing * data_steps)  # the spare rows are not waste
+        score = (filled >= MIN_FILLED, intervals, filled)
+        if best is None or score > best[0]:
+            best = (score, step, axis_low, intervals, spacing)
+    if log and (best is None or not best[0][0]):
+        return log_rows(low, high, rows, data_steps, max_ticks)
+    if best is None:
+        return None
+    _, step, axis_low, intervals, spacing = best
+    ticks = [axis_low + step * i for i in range(intervals + 1)]
+    if log:
+        labels = [f"1e{round(t)}" for t in ticks]
+    else:
+        decimals = next(d for d in range(12) if abs(round(step, d) - step) <= 1e-9 * step)
+        labels = [f"{t:.{decimals}f}" for t in ticks]
+    return ticks, labels, axis_low, axis_low + spacing * (rows - 1)
+
+
+def log_rows(low: float, high: float, rows: int, data_steps: int,
+             max_ticks: int) -> tuple[list[float], list[str], float, float]:
+    """A log10 axis from the decade under `low` whose data rows end at `high`, every k-th row labelled
+    with its own value to one digit ("3e-5"): decades a whole number of rows apart would leave much of
+    the chart empty."""
+    axis_low = float(math.floor(low))
+    spacing = max(high - axis_low, 1e-9) / data_steps
+    every = next(k for k in range(1, data_steps + 1) if data_steps // k + 1 <= max(2, max_ticks))
+    ticks = [axis_low + spacing * row for row in range(0, data_steps + 1, every)]
+    return ticks, [one_digit_label(t) for t in ticks], axis_low, axis_low + spacing * (rows - 1)
+
+
+def one_digit_label(log_value: float) -> str:
+    mantissa, exponent = f"{10.0 ** log_value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def log_axis(low: float, high: float, max_ticks: int = 6) -> tuple[list[float], list[str], float, float]:

@@ -328,15 +328,16 @@ def log_ticks(low: float, high: float, max_ticks: int = 6) -> tuple[list[float],
 
 
 def linear_ticks(low: float, high: float, max_ticks: int = 5) -> tuple[list[float], list[str]]:
-    """Round ticks (steps of 1, 2 or 5 times a power of ten) for a linear axis such as epochs."""
+    """Round ticks (steps of 1, 2 or 5 times a power of ten) for an axis of epochs: whole epochs only,
+    so a chart of epochs 0 and 1 is labelled 0 and 1, never 0.25 0.5 0.75."""
     if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
         return ([low], [f"{low:,.0f}"]) if math.isfinite(low) else ([], [])
     raw_step = (high - low) / max(1, max_ticks - 1)
     power = 10 ** math.floor(math.log10(raw_step))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw_step)
+    step = max(1, next(m * power for m in (1, 2, 5, 10) if m * power >= raw_step))
     first = math.ceil(low / step) * step
     ticks = [first + i * step for i in range(int((high - first) // step) + 1)]
-    return ticks, [f"{t:,.0f}" if step >= 1 else f"{t:g}" for t in ticks]
+    return ticks, [f"{t:,.0f}" for t in ticks]
 
 
 def _mantissa_label(log_value: float) -> str:

@@ -183,6 +183,8 @@ class GrokApp(App[int]):
             return live_tag is not None and self.training is None and self.trained_elsewhere(live_tag) is None
         if action == "explain":
             return live_tag is not None
+        if action == "go_back":  # a run's view opened first has nothing before it
+            return len(self.screen_stack) > 2 or live_tag is None
         return True
 
     def trained_elsewhere(self, tag: str) -> int | str | None:
@@ -407,25 +409,35 @@ class GrokApp(App[int]):
             return
         self.post_message(self.Notice("exported " + " and ".join(str(path) for path in written), timeout=10))
 
-    # ---- navigation
+    # ---- navigation: Escape goes back one screen and never lands on the form, where s starts a run
     def open_run(self, tag: str) -> None:
         screen = self.screen
         if isinstance(screen, LiveScreen) and screen.paths.tag == tag:  # resumed from its own view: keep the view
             screen.read_only = not self.is_training(tag)
             screen.poll()
             return
-        live = LiveScreen(RunPaths.of(tag, self.root), read_only=not self.is_training(tag))
-        if isinstance(self.screen, (LiveScreen, RunsScreen, CompareScreen)):
-            self.switch_screen(live)
-        else:
-            self.push_screen(live)
+        self.show_over_runs(LiveScreen(RunPaths.of(tag, self.root), read_only=not self.is_training(tag)))
 
     def compare_runs(self, tags: list[str]) -> None:
-        view = CompareScreen(self.root, tags)
-        if isinstance(self.screen, (LiveScreen, RunsScreen, CompareScreen)):
-            self.switch_screen(view)
-        else:
+        self.show_over_runs(CompareScreen(self.root, tags))
+
+    def show_over_runs(self, view: Screen[None]) -> None:
+        """A run or a comparison: above the runs list (Escape returns to it), else in place of the view
+        or form it was asked from (a started run replaces its form: Escape never reaches a form)."""
+        if isinstance(self.screen, RunsScreen) or len(self.screen_stack) < 2:
             self.push_screen(view)
+        else:
+            self.switch_screen(view)
+
+    def action_go_back(self) -> None:
+        """Escape: the screen before; on the first screen a comparison gives way to the runs list, and
+        anywhere else Escape says how to quit (Textual's empty base screen is never shown)."""
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+        elif isinstance(self.screen, CompareScreen):
+            self.switch_screen(RunsScreen(self.root))
+        else:
+            self.notify("this is the first screen: q quits")
 
     # ---- requests from the runs list
     def on_runs_screen_open_run(self, message: RunsScreen.OpenRun) -> None:
@@ -442,8 +454,7 @@ class GrokApp(App[int]):
 
     # ---- requests from the sweep view: its members open above it, so Escape comes back to it
     def on_sweep_screen_open_run(self, message: SweepScreen.OpenRun) -> None:
-        self.push_screen(LiveScreen(RunPaths.of(message.tag, self.root), read_only=not self.is_training(message.tag),
-                                    can_go_back=True))
+        self.push_screen(LiveScreen(RunPaths.of(message.tag, self.root), read_only=not self.is_training(message.tag)))
 
     def on_sweep_screen_compare_runs(self, message: SweepScreen.CompareRuns) -> None:
         self.push_screen(CompareScreen(self.root, message.tags))
@@ -459,6 +470,14 @@ class GrokApp(App[int]):
         self.push_screen(FormScreen(dataclasses.replace(self.initial, tag=fresh_tag), self.root))
 
     def action_show_runs(self) -> None:
+        """The runs list: the one already open, with the screens above it closed (so Escape from it
+        goes where it went before), or a new one above this screen."""
+        stack = self.screen_stack
+        for depth, screen in enumerate(reversed(stack)):
+            if isinstance(screen, RunsScreen):
+                for _ in range(depth):
+                    self.pop_screen()
+                return
         self.push_screen(RunsScreen(self.root))
 
     def action_help(self) -> None:

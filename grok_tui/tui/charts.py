@@ -8,9 +8,11 @@ is log10(epoch + 1). Every chart over epochs carries the phase events as vertica
 their top (in a spare row above the data, so a label never hides a curve), the epoch cursor, and
 honours the view's zoom and smoothing (grok_tui/figures/chartview.py, grok_tui/figures/smoothing.py).
 
-The legend is never drawn inside a plot (it hid the data there): each chart sits in a ChartPanel
-whose one-line header holds the title and the legend, one distinct marker per line (braille, dots,
-blocks, crosses), so the lines can be told apart without colour too.
+Every line is drawn in braille (2x4 dots per cell: a value read off to a quarter of a row), each in
+its own colour. Braille dots cannot be styled, so to tell lines apart without colour every line but
+the first of a chart carries its own sign ("x", "o", "+") every SIGN_EVERY columns along it. The legend
+is never drawn inside a plot (it hid the data there): each chart sits in a ChartPanel whose one-line
+header holds the title and the legend, each line's sign and label in its colour.
 
 Two views use them: the training curves (MetricChart: loss, accuracy) and the progress measures
 (MeasureLossChart, SparsityChart, and FrequencyChart or SpectrogramChart; see grok_tui/measures/progress_measures.py).
@@ -36,6 +38,7 @@ from grok_tui.figures.axes import (
     frequency_ticks,
     log_axis,
     round_ticks,
+    row_axis,
     spaced_labels,
 )
 from grok_tui.figures.chartview import ChartView, cursor_index, to_axis, window
@@ -61,8 +64,8 @@ EVENT_COLORS: dict[str, Color] = {"memorized": "gray", "circuit_formation": (0, 
 EVENT_TAGS = {"memorized": "mem", "circuit_formation": "circ", "grokked": "grok"}
 # The raw curve under a smoothed one, dimmed: named colours have no RGB of their own here.
 DIM_COLORS: dict[Color, Color] = {TRAIN_COLOR: (0, 95, 105), TEST_COLOR: (110, 35, 35)}
-# plotext marker -> the two characters that stand for it in the legend.
-MARKER_GLYPHS = {"braille": "⠤⠤", "dot": "••", "hd": "▄▀", "x": "xx", "bar": "██"}
+BRAILLE_LINE = "⠤"  # a stretch of braille line, as the legend shows it
+SIGN_EVERY = 8  # columns between two signs of one line (see the module doc)
 BUCKET_MARGIN = 10  # columns a plotext chart spends outside its plot area (y ticks, frame)
 
 
@@ -71,7 +74,14 @@ class Line:
     key: str  # the RunSeries column
     color: Color
     label: str
-    marker: str = "braille"
+    sign: str | None = None  # drawn along the braille line every SIGN_EVERY columns: no colour needed
+    glyph: str | None = None  # what stands for it in the legend, if not its line and sign
+
+    @property
+    def legend_glyph(self) -> str:
+        if self.glyph is not None:
+            return self.glyph
+        return BRAILLE_LINE + (self.sign or BRAILLE_LINE) + BRAILLE_LINE
 
 
 def epoch_axis(epochs: np.ndarray, log_x: bool) -> np.ndarray:
@@ -93,7 +103,7 @@ def legend_text(title: str, lines: list[Line], show_legend: bool, width: int) ->
     into as many lines of `width` cells as they need (an entry is never split from its marker)."""
     entries = [(title, "bold")]
     if show_legend:
-        entries += [(f"{MARKER_GLYPHS.get(line.marker, line.marker * 2)} {line.label}", rich_color(line.color))
+        entries += [(f"{line.legend_glyph} {line.label}", rich_color(line.color))
                     for line in lines]
     text, used = Text(), 0
     for entry, style in entries:
@@ -211,8 +221,9 @@ class SeriesChart(ViewChart, PlotextPlot):
     # ---- helpers for charts over epochs
     def plot_lines(self, series: RunSeries, lines: list[Line], view: ChartView, log_scale: bool,
                    scale: float = 1.0) -> tuple[float, float] | None:
-        """Plot the lines against epochs inside the view's window (smoothed when the view says so, the raw
-        curve dimmed beneath); returns the (low, high) of what was drawn, in axis units."""
+        """Plot the lines against epochs inside the view's window, in braille (smoothed when the view says
+        so, the raw curve dimmed beneath), then each line's sign along it; returns the (low, high) of what
+        was drawn, in axis units."""
         span = window(series.epochs, view)
         if span is None:
             return None
@@ -220,20 +231,28 @@ class SeriesChart(ViewChart, PlotextPlot):
         inside = (epochs >= span[0]) & (epochs <= span[1])
         x_all = to_axis(epochs, view.log_x)
         lows, highs = [], []
+        signed: list[tuple[Line, np.ndarray, np.ndarray]] = []
         for line in lines:
             raw = series.values(line.key)
-            curves = [(smooth_curve(raw, 0.0, log_scale) * scale, line.color, line.marker)]
+            curves = [(smooth_curve(raw, 0.0, log_scale) * scale, line.color)]
             if view.smoothing > 0:
-                curves = [(curves[0][0], dim(line.color), "braille"),
-                          (smooth_curve(raw, view.smoothing, log_scale) * scale, line.color, line.marker)]
-            for y_all, color, marker in curves:
+                curves = [(curves[0][0], dim(line.color)),
+                          (smooth_curve(raw, view.smoothing, log_scale) * scale, line.color)]
+            for y_all, color in curves:
                 # Progress measures exist on some lines only: drop the gaps before downsampling.
                 present = np.isfinite(y_all) & inside
                 x, y = downsample_minmax(x_all[present], y_all[present], self.plot_cols)
                 if y.size:
-                    self.plt.plot(x.tolist(), y.tolist(), color=color, marker=marker)
+                    self.plt.plot(x.tolist(), y.tolist(), color=color, marker="braille")
                     lows.append(float(np.min(y)))
                     highs.append(float(np.max(y)))
+            if line.sign is not None and y.size:  # along the curve drawn last: the smoothed one
+                signed.append((line, x, y))
+        a_lo, a_hi = (float(v) for v in to_axis(np.array(span), view.log_x))
+        for offset, (line, x, y) in enumerate(signed):
+            sx, sy = sign_points(x, y, a_lo, a_hi, self.plot_cols, offset)
+            if sx.size:
+                self.plt.scatter(sx.tolist(), sy.tolist(), color=line.color, marker=line.sign)
         return (min(lows), max(highs)) if lows else None
 
     def epoch_axis_decorations(self, series: RunSeries, view: ChartView) -> bool:
@@ -272,7 +291,8 @@ class SeriesChart(ViewChart, PlotextPlot):
             room = (starts[i + 1] if i + 1 < len(starts) else cols) - starts[i] - 1
             tag = next((t for t in (EVENT_TAGS[name], EVENT_TAGS[name][0]) if len(t) <= room), None)
             if tag is not None:
-                self.plt.text(tag, x, y_top, color=EVENT_COLORS[name], alignment="left")
+                # The canvas colour, not plotext's default at build time (white: a white box in a dark theme).
+                self.plt.text(tag, x, y_top, color=EVENT_COLORS[name], background="default", alignment="left")
 
     def y_ticks(self, ticks: Ticks) -> None:
         positions, labels = ticks
@@ -280,19 +300,34 @@ class SeriesChart(ViewChart, PlotextPlot):
         self.used_label_width = max([len(label) for label in labels], default=0)
         self.plt.yticks(positions, [label.rjust(width) for label in labels])
 
-    def y_axis(self, low: float, high: float, ticks: Ticks, has_events: bool) -> None:
-        """Limits low..high plus, when there are events, one spare row on top for their labels."""
-        top = high + (high - low) / max(1, self.plot_rows - 1) if has_events else high
+    def y_axis(self, low: float, high: float, has_events: bool, log: bool = False, max_ticks: int = 0) -> None:
+        """Limits and ticks for data from low to high, each tick label on a row of exactly its value
+        (axes.row_axis), plus, when there are events, one spare row on top for their labels."""
+        spare = 1 if has_events else 0
+        layout = row_axis(low, high, self.plot_rows, spare, max_ticks or max(2, self.plot_rows // 2 + 1), log)
+        if layout is None:  # too few rows to choose: the data's own range
+            ticks = log_axis(low, high)[:2] if log else round_ticks(low, high)
+            layout = (*ticks, low, high + (high - low) / max(1, self.plot_rows - 1 - spare) * spare)
+        self.set_y_axis(*layout, has_events)
+
+    def set_y_axis(self, positions: list[float], labels: list[str], low: float, top: float,
+                   has_events: bool) -> None:
         self.plt.ylim(low, top)
-        self.y_ticks(ticks)
+        self.y_ticks((positions, labels))
         if has_events:
             self.event_labels(top)
 
     def log_y_axis(self, span: tuple[float, float] | None, has_events: bool) -> None:
         if span is None:
             return
-        ticks, labels, low, high = log_axis(*span, max_ticks=max(2, self.plot_rows // 2 + 1))
-        self.y_axis(low, high, (ticks, labels), has_events)
+        low, high = span
+        if math.ceil(low) > math.floor(high) and high - low < 0.5:
+            # Under half a decade with no decade inside: its two ends, on the bottom and top data rows.
+            ticks, labels, low, high = log_axis(low, high)
+            top = high + (high - low) / max(1, self.plot_rows - 2) if has_events else high
+            self.set_y_axis(ticks, labels, low, top, has_events)
+            return
+        self.y_axis(low, high, has_events, log=True)
 
 
 class MetricChart(SeriesChart):
@@ -305,7 +340,7 @@ class MetricChart(SeriesChart):
     @property
     def lines(self) -> list[Line]:
         return [Line(f"train_{self.metric}", TRAIN_COLOR, "train"),
-                Line(f"test_{self.metric}", TEST_COLOR, "test", "dot")]
+                Line(f"test_{self.metric}", TEST_COLOR, "test", sign="x")]
 
     def build(self, series: RunSeries, view: ChartView) -> None:
         is_loss = self.metric == "loss"
@@ -315,15 +350,15 @@ class MetricChart(SeriesChart):
         if is_loss:
             self.log_y_axis(span, has_events)
         else:
-            self.y_axis(0, 100, ([0, 25, 50, 75, 100], ["0", "25", "50", "75", "100"]), has_events)
+            self.y_axis(0, 100, has_events)
 
 
 class MeasureLossChart(SeriesChart):
     """Restricted and excluded loss beside train and test loss, on one log axis (the paper's figure 5)."""
 
-    lines = [Line("restricted_loss", RESTRICTED_COLOR, "restr", "hd"),
-             Line("excluded_loss", EXCLUDED_COLOR, "excl", "x"),
-             Line("train_loss", TRAIN_COLOR, "train"), Line("test_loss", TEST_COLOR, "test", "dot")]
+    lines = [Line("restricted_loss", RESTRICTED_COLOR, "restr", sign="o"),
+             Line("excluded_loss", EXCLUDED_COLOR, "excl", sign="+"),
+             Line("train_loss", TRAIN_COLOR, "train"), Line("test_loss", TEST_COLOR, "test", sign="x")]
 
     def build(self, series: RunSeries, view: ChartView) -> None:
         self.header("loss", self.lines, view)
@@ -334,7 +369,7 @@ class MeasureLossChart(SeriesChart):
 class SparsityChart(SeriesChart):
     """Gini of W_E and W_L (0 = spread over all frequencies, 1 = one frequency) and Σw² over its start."""
 
-    lines = [Line("gini_embed", RESTRICTED_COLOR, "W_E", "hd"), Line("gini_unembed", EXCLUDED_COLOR, "W_L", "x"),
+    lines = [Line("gini_embed", RESTRICTED_COLOR, "W_E", sign="o"), Line("gini_unembed", EXCLUDED_COLOR, "W_L", sign="+"),
              Line("weight_norm", NORM_COLOR, "Σw²/start")]
 
     def build(self, series: RunSeries, view: ChartView) -> None:
@@ -346,7 +381,7 @@ class SparsityChart(SeriesChart):
         self.plot_lines(series, self.lines[:2], view, log_scale=False)
         span = self.plot_lines(series, self.lines[2:], view, log_scale=False, scale=1.0 / initial)
         high = max(1.0, span[1]) if span else 1.0
-        self.y_axis(0, high, round_ticks(0, high, max_ticks=max(2, min(5, self.plot_rows // 2 + 1))), has_events)
+        self.y_axis(0, high, has_events, max_ticks=max(2, min(5, self.plot_rows // 2 + 1)))
 
 
 class FrequencyChart(SeriesChart):
@@ -361,8 +396,8 @@ class FrequencyChart(SeriesChart):
             return
         row = measurement_row(series, view)
         norms, keys = history[row], series.key_freqs_at(row)
-        self.header(f"W_E @ {int(epochs[row]):,}", [Line("", RESTRICTED_COLOR, "key", "bar"),
-                                                     Line("", OTHER_FREQ_COLOR, "other", "bar")], view)
+        self.header(f"W_E @ {int(epochs[row]):,}", [Line("", RESTRICTED_COLOR, "key", glyph="██"),
+                                                     Line("", OTHER_FREQ_COLOR, "other", glyph="██")], view)
         freqs = np.arange(1, len(norms) + 1)
         finite = np.isfinite(norms)
         is_key = np.isin(freqs, keys)
@@ -376,6 +411,22 @@ class FrequencyChart(SeriesChart):
         high = float(np.max(norms[finite])) if finite.any() else 1.0
         plt.ylim(0, high)
         self.y_ticks(round_ticks(0, high, max_ticks=max(2, min(5, self.plot_rows // 2 + 1))))
+
+
+def sign_points(x: np.ndarray, y: np.ndarray, a_lo: float, a_hi: float, cols: int,
+                offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where a line's sign goes: the drawn point nearest to every SIGN_EVERY-th column of a plot `cols`
+    wide, the k-th signed line of a chart shifted by 3k columns so that signs of lines that run together
+    do not land in one cell."""
+    if not x.size or a_hi <= a_lo:
+        return x[:0], y[:0]
+    columns = np.arange(2 + (3 * offset) % SIGN_EVERY, cols - 1, SIGN_EVERY)
+    targets = a_lo + (columns + 0.5) / cols * (a_hi - a_lo)
+    targets = targets[(targets >= x[0]) & (targets <= x[-1])]
+    nearest = np.clip(np.searchsorted(x, targets), 0, x.size - 1)
+    before = np.clip(nearest - 1, 0, x.size - 1)
+    nearest = np.where(np.abs(x[before] - targets) < np.abs(x[nearest] - targets), before, nearest)
+    return x[nearest], y[nearest]
 
 
 def measurement_row(series: RunSeries, view: ChartView) -> int:
@@ -395,7 +446,7 @@ class SpectrogramChart(ViewChart, Widget):
     """The embedding's Fourier norm per frequency (rows, k = 1 at the bottom) and epoch (columns): the
     key frequencies growing and the others fading, live. Half blocks give two frequency bins per row;
     each column shows the last measurement at or before its right edge. Key frequencies are named in
-    the left margin; the cursor is a yellow column."""
+    the left margin (in their colour), and every 5th frequency in grey; the cursor is a yellow column."""
 
     DEFAULT_CSS = "SpectrogramChart { width: 1fr; height: 1fr; }"
 
@@ -446,7 +497,13 @@ def spectrogram_text(series: RunSeries, view: ChartView, width: int, height: int
     # Half-row h (0 = bottom) covers frequencies [lo_f, hi_f); with fewer halves than frequencies the
     # loudest frequency of the bin is shown, so a key frequency is never averaged away.
     bins = [(h * n_freqs // halves, max(h * n_freqs // halves + 1, (h + 1) * n_freqs // halves)) for h in range(halves)]
-    margin = max([len(_row_label(keys, bins, r)) for r in range(rows)] + [2]) + 1
+    # A frequency tick every 5 (every 10, 20, ... where rows are too coarse for that), in grey, on the
+    # rows that name no key frequency.
+    step = next((s for s in (5, 10, 20, 25, 50) if s >= n_freqs / rows), 100)
+    ticks = list(range(step, n_freqs + 1, step))
+    labels = [(_row_label(keys, bins, r), True) if _row_label(keys, bins, r) else (_row_label(ticks, bins, r), False)
+              for r in range(rows)]
+    margin = max([len(label) for label, _ in labels] + [2]) + 1
     cols = width - margin
     span = window(series.epochs, view) or (float(epochs_m[0]), float(epochs_m[-1]))
     a_lo, a_hi = (float(v) for v in to_axis(np.array(span), view.log_x))
@@ -471,8 +528,8 @@ def spectrogram_text(series: RunSeries, view: ChartView, width: int, height: int
     text = Text()
     for r in range(rows):
         upper_h, lower_h = 2 * (rows - 1 - r) + 1, 2 * (rows - 1 - r)
-        label = _row_label(keys, bins, r)
-        text.append(label.rjust(margin - 1) + " ", style=rich_color(RESTRICTED_COLOR) if label else "")
+        label, is_key = labels[r]
+        text.append(label.rjust(margin - 1) + " ", style=rich_color(RESTRICTED_COLOR if is_key else OTHER_FREQ_COLOR))
         for col in range(cols):
             if col == cursor_col:
                 text.append("│", style=rich_color(CURSOR_COLOR))

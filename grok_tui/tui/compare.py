@@ -51,6 +51,7 @@ from grok_tui.figures.style import COMPARE_COLORS
 from grok_tui.run.log import RunLogReader
 from grok_tui.run.paths import RunPaths
 from grok_tui.tui.charts import epoch_axis
+from grok_tui.tui.keys import FIRST_KEYS
 
 REFRESH_S = 0.5
 UI_CHUNK = 1024 * 1024  # bytes of log parsed per run and slice on the UI thread
@@ -196,11 +197,12 @@ def _epochs(value: float) -> str:
 
 class CompareScreen(Screen[None]):
     BINDINGS = [
+        *FIRST_KEYS,
         Binding("l", "toggle_log_x", "Log x"),
         Binding("t", "toggle_grouping", "Runs/groups"),
         Binding("e", "export", "Export"),
         Binding("g", "app.show_runs", "Runs"),
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "app.go_back", "Back"),
     ]
 
     def __init__(self, root: Path, tags: list[str]) -> None:

@@ -35,6 +35,7 @@ from grok_tui.core.config import (
 )
 from grok_tui.run.log import last_record
 from grok_tui.run.paths import RunPaths
+from grok_tui.tui.keys import FIRST_KEYS
 from grok_tui.tui.screens import ConfirmDelete
 
 # (group, field, label); betas are two inputs, beta1 and beta2.
@@ -196,8 +197,10 @@ class FormScreen(Screen[None]):
     """Set up an experiment; Start (or `s`) launches it."""
 
     # One `s` binding per mode, so that the footer names what the button does (check_action shows one).
-    BINDINGS = [Binding("s", "start('start')", "Start"), Binding("s", "start('resume')", "Resume"),
-                Binding("s", "start('replace')", "Replace"), Binding("g", "app.show_runs", "Runs"),
+    BINDINGS = [*FIRST_KEYS, Binding("s", "start('start')", "Start"), Binding("s", "start('resume')", "Resume"),
+                Binding("s", "start('replace')", "Replace"),
+                Binding("x", "app.stop_training", "Stop"),  # offered while this app trains a run
+                Binding("g", "app.show_runs", "Runs"),
                 Binding("escape", "leave_field", show=False)]  # from a select; a text field shows its own
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (76, "-wide")]  # two columns of groups from 76 columns
     # Focus starts on Start, so `s` (or Enter) launches a run set up from the command line at once;
@@ -308,7 +311,7 @@ class FormScreen(Screen[None]):
             paths = RunPaths(self.root, config.tag)
             if paths.exists() and fresh:
                 mode = "replace"
-                note = f"[b]replace[/b]: Start deletes {self._run_at(paths)} and starts it over (it asks first)"
+                note = f"[b]replace[/b]: Start asks, then deletes {self._run_at(paths)} and starts over"
             elif paths.exists():
                 note, refusal = self._existing_run(paths, config)
                 if refusal:
@@ -360,8 +363,8 @@ class FormScreen(Screen[None]):
                         "pick another tag or tick replace")
         last = last_record(paths.log)
         if last is not None and int(last["epoch"]) >= config.num_epochs:
-            return (f"run {config.tag!r} finished at epoch {int(last['epoch']):,}: raise epochs to train it "
-                    "longer, or change the tag for a new run"), ""
+            return (f"run {config.tag!r} finished at epoch {int(last['epoch']):,}: raise epochs to train on, "
+                    "or change the tag"), ""
         at = f" at epoch {int(last['epoch']):,}" if last is not None else ""
         return f"run {config.tag!r} exists{at}: Resume continues it from its checkpoint", ""
 

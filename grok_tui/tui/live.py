@@ -50,6 +50,7 @@ from grok_tui.tui.charts import (
     measurement_row,
     rich_color,
 )
+from grok_tui.tui.keys import FIRST_KEYS
 
 
 
@@ -140,6 +141,7 @@ class StatusPanel(Static):
 
 class LiveScreen(Screen[None]):
     BINDINGS = [
+        *FIRST_KEYS,
         Binding("x", "app.stop_training", "Stop"),
         Binding("r", "app.resume_run", "Resume"),
         Binding("e", "app.export_png", "Export PNG"),
@@ -160,15 +162,15 @@ class LiveScreen(Screen[None]):
         Binding("s", "cycle_smoothing", "Smooth"),
         Binding("k", "toggle_legend", "Legend"),
         Binding("f", "toggle_frequency_panel", "Spectrum/bars"),
-        Binding("escape", "back", "Back"),
+        Binding("p", "toggle_panel", "Panel"),
+        Binding("escape", "app.go_back", "Back"),
     ]
     DEFAULT_CSS = "#freq-panel { display: none; }"
 
-    def __init__(self, paths: RunPaths, read_only: bool = False, can_go_back: bool = False) -> None:
+    def __init__(self, paths: RunPaths, read_only: bool = False) -> None:
         super().__init__()
         self.paths = paths
         self.read_only = read_only
-        self.can_go_back = can_go_back  # opened from the sweep view: Escape returns to it
         self.series = RunSeries()
         self.reader = RunLogReader(paths.log)
         self.view = ChartView()
@@ -299,14 +301,15 @@ class LiveScreen(Screen[None]):
         return charts[0].plot_cols if charts else 40
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "back":
-            return self.can_go_back
         if action == "toggle_frequency_panel":
             return self.show_measures
         return True
 
-    def action_back(self) -> None:
-        self.app.pop_screen()
+    def action_toggle_panel(self) -> None:
+        """The status panel off and on: at 60 columns it takes half the width from the charts."""
+        side = self.query_one("#side")
+        side.display = not side.display
+        self.call_after_refresh(self.redraw)
 
     def action_toggle_log_x(self) -> None:
         self.set_view(replace(self.view, log_x=not self.view.log_x))

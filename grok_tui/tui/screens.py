@@ -27,21 +27,22 @@ from grok_tui.figures.groups import differing_fields, format_value
 from grok_tui.run.lock import delete_run
 from grok_tui.run.paths import RunPaths
 from grok_tui.run.summary import RunSummary, RunSummaryCache
+from grok_tui.tui.keys import FIRST_KEYS
 
 # At most 67 characters a line and 21 lines: the box (border and padding: 4 columns, 2 rows) shows it
 # unwrapped and unscrolled in 80x24.
 HELP = """[b]grok-tui keys[/b]                                  Escape or ? closes
-
  [b]s[/b]  start the run set up in the form
  [b]x[/b]  stop training after this epoch, with a checkpoint
  [b]r[/b]  resume the run from its checkpoint (runs list: the selected)
  [b]e[/b]  export the run's PNGs (while it trains: named by the epoch)
- [b]l[/b]  linear / log epoch axis
- [b]m[/b]  loss and accuracy / the progress measures (restricted and
-    excluded loss, Gini, weight norm, W_E's Fourier norms)
  [b]n[/b]  the form; from a run's view, with its settings (train longer)
- [b]g[/b]  the runs list        [b]q[/b]  quit (stops training with a checkpoint)
- [b]?[/b]  this help            [b]ctrl+p[/b]  the command palette: every action
+ [b]g[/b]  the runs list   [b]Escape[/b]  back   [b]q[/b]  quit (stops training first)
+ [b]?[/b]  this help       [b]ctrl+p[/b]  the command palette: every action
+
+[b]run view[/b]  [b]l[/b] log x  [b]m[/b] measures ([b]f[/b] spectrum/bars)  [b]p[/b] status panel
+ [b]c[/b] cursor ([b]← →[/b] a column, [b]shift[/b] a log line, [b]Home End[/b])  [b]k[/b] legends
+ [b]+[/b] or [b]=[/b] zoom in, [b]-[/b] out, [b]0[/b] all epochs   [b]s[/b] smoothing (EMA 0.6, 0.9)
 
 [b]form[/b]     Tab or Enter: next field; Escape leaves the fields
 [b]runs[/b]     Enter opens, space selects, c compares, s / S sort,
@@ -49,8 +50,7 @@ HELP = """[b]grok-tui keys[/b]                                  Escape or ? clos
 [b]compare[/b]  l log x, t single runs or seed groups, e export
 
 Phase lines: memorized (gray), circuit formation (blue), grokked
-(green). Every view reads logs/<tag>/training_log.jsonl, so
-`grok-tui watch TAG` shows a run that another process trains."""
+(green). `grok-tui watch TAG` shows a run another process trains."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -104,7 +104,7 @@ class ConfirmDelete(ModalScreen[bool]):
         self.epoch = epoch
 
     def compose(self) -> ComposeResult:
-        at = f", trained to epoch {self.epoch:,}," if self.epoch is not None else ""
+        at = f" (trained to epoch {self.epoch:,})" if self.epoch is not None else ""
         question = (f"Replace run $tag{at} with a new run from epoch 0?" if self.replace else f"Delete run $tag{at}?")
         with Vertical(id="confirm"):
             what = ("This deletes its checkpoint, log, config and figures in $logs and $models." if self.replace
@@ -127,6 +127,7 @@ class RunsScreen(Screen[None]):
     """Every run under <root>/logs; Enter watches the selected one, r resumes it, e exports it."""
 
     BINDINGS = [
+        *FIRST_KEYS,
         Binding("enter", "open_selected", "Open"),
         Binding("space", "toggle_selected", "Select"),
         Binding("c", "compare", "Compare"),
@@ -289,7 +290,7 @@ class RunsScreen(Screen[None]):
         if not self.filter_text:
             event.input.display = False
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         box = self.query_one("#runs-filter", Input)
         if box.display:  # Escape first clears the filter, then leaves
             box.value = ""
@@ -298,7 +299,7 @@ class RunsScreen(Screen[None]):
             self.query_one(DataTable).focus()
             self.reload()
             return
-        self.dismiss()
+        await self.app.run_action("app.go_back")
 
     def action_delete_selected(self) -> None:
         tag = self.selected_tag()
