@@ -143,3 +143,44 @@ def test_bad_requests_are_one_line_and_exit_2(root: Path, capsys: pytest.Capture
     assert main([*argv, "--root", str(root)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("grok-tui: error: ") and message in err, err
+
+
+def test_a_corrupt_snapshot_is_skipped_and_reported_the_others_measured(root: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    paths = _planted_run(root)
+    broken = next(p for p in (paths.model_dir / "snapshots").iterdir() if "100" in p.name)
+    broken.write_bytes(broken.read_bytes()[:100])  # truncated, as a disk that filled up would leave it
+    assert main(["measures", CONFIG.tag, "--keys", "5", "--root", str(root)]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("grok-tui:")]  # not the bar
+    assert len(err) == 1 and err[0].startswith("grok-tui: warning: skipped: ") and broken.name in err[0], err
+    assert [r["epoch"] for r in read_log(offline_measures_path(paths))] == [0, 200]
+
+
+def test_every_snapshot_corrupt_is_one_line_and_exit_2(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = _planted_run(root)
+    for snapshot in (paths.model_dir / "snapshots").iterdir():
+        snapshot.write_bytes(b"not a snapshot")
+    assert main(["measures", CONFIG.tag, "--keys", "5", "--root", str(root)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("grok-tui: error: run 'planted': none of its 3 snapshots could be read")
+    assert not offline_measures_path(paths).exists()
+
+
+def test_a_folder_that_cannot_be_written_is_found_before_any_snapshot_is_measured(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Root writes anywhere, so the read-only folder is an injected EACCES on the probe file."""
+    import grok_tui.core.atomic as atomic
+    import grok_tui.measures.offline as offline
+
+    paths = _planted_run(root)
+    loaded: list[Path] = []
+    real_load = offline.load_snapshot
+    monkeypatch.setattr(offline, "load_snapshot", lambda path, config: loaded.append(path) or real_load(path, config))
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(paths.log_dir))
+
+    monkeypatch.setattr(atomic.tempfile, "TemporaryFile", read_only)
+    with pytest.raises(PermissionError):
+        measure_run(CONFIG.tag, [5], root=root)
+    assert loaded == [] and not offline_measures_path(paths).exists()

@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     keys = parse_keys(args.keys)
     result = measure_run(args.tag, keys, root=Path(args.root), progress=ProgressBar(sys.stderr))
+    for problem in result.skipped:
+        print(f"grok-tui: warning: skipped: {' '.join(problem.split())}", file=sys.stderr)
     used = "each snapshot's own" if result.keys == "live" else ", ".join(map(str, result.keys))
     print(f"{len(result.records)} snapshots measured with key frequencies {used} (from {result.keys_from})")
     print(result.path)

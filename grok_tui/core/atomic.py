@@ -79,6 +79,16 @@ def check_target(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+def check_writable(path: Path) -> Path:
+    """check_target(), and a file created and removed beside `path`: a read-only folder is found before a
+    long computation whose result could then not be written (permissions alone say nothing to root, or on
+    a read-only mount). OSError names the folder."""
+    target = check_target(path)
+    with tempfile.TemporaryFile(dir=Path(path).parent, prefix=f".{Path(path).name}.", suffix=TEMP_SUFFIX):
+        pass
+    return target
+
+
 def check_targets(paths: Iterable[Path]) -> None:
     """check_target() for each path, before a command writes any of them."""
     for path in paths:

@@ -18,15 +18,15 @@ class blocks of logits computed on demand from it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 import torch
 
-from grok_tui.core.atomic import atomic_write_text
+from grok_tui.core.atomic import atomic_write_text, check_writable
 from grok_tui.core.config import Config, ConfigError
-from grok_tui.core.errors import NoDataError
+from grok_tui.core.errors import CheckpointError, NoDataError
 from grok_tui.experiment.data import Dataset, make_dataset
 from grok_tui.experiment.evaluation import eval_chunk_rows
 from grok_tui.experiment.model import SimpleTransformer, sum_squared_weights
@@ -165,6 +165,7 @@ class OfflineResult:
     records: list[Record]
     keys: KeySpec  # the key set used: a list, or "live"
     keys_from: str  # where it came from, for messages: "the checkpoint (epoch 20,000)", "--keys", "each snapshot"
+    skipped: list[str] = field(default_factory=list)  # one line per snapshot that could not be read, and why
 
 
 def latest_weights(paths: RunPaths, config: Config) -> tuple[int, dict[str, torch.Tensor], str]:
@@ -205,15 +206,23 @@ def measure_run(tag: str, keys: KeySpec = "final", root: Path | str | None = Non
         fixed, keys_from = None, "each snapshot"
     else:
         raise ConfigError([f"keys: must be final, live or a list of frequencies (got {keys!r})"])
-    records = []
+    out = offline_measures_path(paths)
+    check_writable(out)  # before minutes of work that could not be saved
+    records, skipped = [], []
     for done, snapshot in enumerate(snapshots):
-        model = measurer.model(load_snapshot(snapshot.path, config))
-        records.append(measurer.measure(snapshot.epoch, model, fixed))
+        try:  # one corrupt snapshot costs its own point, not the others' (it is reported, never guessed)
+            model = measurer.model(load_snapshot(snapshot.path, config))
+        except CheckpointError as err:
+            skipped.append(str(err))
+        else:
+            records.append(measurer.measure(snapshot.epoch, model, fixed))
         if progress is not None:
             progress(done + 1, len(snapshots), snapshot.epoch)
-    out = offline_measures_path(paths)
+    if not records:
+        raise NoDataError(f"run {tag!r}: none of its {len(snapshots)} snapshots could be read (the first: "
+                          f"{skipped[0]})")
     atomic_write_text(out, "".join(encode_record(r) for r in records))
-    return OfflineResult(out, records, fixed if fixed is not None else "live", keys_from)
+    return OfflineResult(out, records, fixed if fixed is not None else "live", keys_from, skipped)
 
 
 # ---------------------------------------------------------------- the figure
