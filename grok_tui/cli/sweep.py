@@ -199,7 +199,8 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     progress.end()
     # The view closed (q) with members left: they stopped with a checkpoint, and the user asked for it.
-    closed_early = view and stop.is_set() and not received and len(outcomes) < len(todo)
+    closed_early = view and stop.is_set() and not received and (
+        len(outcomes) < len(todo) or any(o.returncode in STOP_STATUSES for o in outcomes))
     failed = [o for o in outcomes if o.returncode not in STOP_STATUSES + (0,)]
     for outcome in failed:
         print(f"grok-tui: member {outcome.tag} failed: {outcome.error or f'exit status {outcome.returncode}'}",

@@ -178,7 +178,9 @@ class RayExecutor:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
                 for ref in ready:
                     member = pending.pop(ref)
-                    outcomes.append(self._outcome(ray, ref, member, self.root))
+                    outcome = self._outcome(ray, ref, member, self.root)
+                    outcome.asked_to_stop = stopped_at is not None  # its 143 is then ours, not an outside kill
+                    outcomes.append(outcome)
                 if self.on_progress is not None:
                     self.on_progress(list(pending.values()), outcomes, [])
         finally:
@@ -205,7 +207,7 @@ class RayExecutor:
             except Exception:  # the cluster is gone: nothing left to cancel
                 pass
         return [Outcome(m.tag, 143, "not stopped in time: still queued, or the cluster stopped answering; "
-                                    "its last checkpoint is kept") for m in pending.values()]
+                                    "its last checkpoint is kept", asked_to_stop=True) for m in pending.values()]
 
     def shutdown(self) -> None:
         """ray.shutdown(), bounded: a cluster that died can make it wait on its connection for minutes."""
