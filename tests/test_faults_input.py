@@ -146,6 +146,13 @@ INVALID: dict[str, st.SearchStrategy[Any]] = {
                       st.none()),
     "softmax_precision": st.one_of(st.text(max_size=12).filter(lambda v: v not in ("float64", "float32")),
                                    st.integers(), st.none()),
+    "optimizer": st.one_of(st.text(max_size=12).filter(lambda v: v not in ("adamw", "adam", "sgd")), st.integers(),
+                           st.none(), st.booleans()),
+    "momentum": bad_real(st.one_of(st.floats(max_value=-1e-300, allow_nan=False),
+                                   st.floats(min_value=1.0, allow_nan=False), st.integers(-HUGE, -1),
+                                   st.integers(1, HUGE))),
+    # above MAX_EPOCHS, or above the paper's 3,830 training pairs
+    "batch_size": st.one_of(bad_int(0, MAX_EPOCHS), st.integers(DEFAULT.n_train + 1, MAX_EPOCHS)),
 }
 FIELDS = [f.name for f in dataclasses.fields(Config)]
 

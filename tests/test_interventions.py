@@ -88,10 +88,13 @@ def test_defaults_reproduce_the_log_recorded_before_the_interventions(engine: st
     first = next(run for run in machines[0]["runs"] if run["engine"] == engine)
     config = dataclasses.replace(Config.from_dict(first["config"]), threads=1)
     result = train_grokking(config, resume=False, root=root, engine=engine)
-    # Keys added since: measured lines carry the per-parameter squared norms, and every line says whether it
-    # is on the log cadence (grok_tui/run/phases.py). Every value recorded then must be there, bit for bit.
-    new_keys = ("sq_norm_", "cadence")
-    log = [{k: v for k, v in r.items() if not k.startswith(new_keys)} for r in without_time(read_log(result.paths.log))]
+    # Keys added since: measured lines carry the per-parameter squared norms, every line says whether it is on
+    # the log cadence (grok_tui/run/phases.py) and its optimizer steps (one per epoch at full batch). Every
+    # value recorded then must be there, bit for bit.
+    new_keys = ("sq_norm_", "cadence", "step")
+    records = read_log(result.paths.log)
+    assert all(r["step"] == r["epoch"] for r in records)
+    log = [{k: v for k, v in r.items() if not k.startswith(new_keys)} for r in without_time(records)]
     got = (log, weights_sha(result.model))
     recorded = {machine["cpu"]: next((run["log"], run["weights_sha256"]) for run in machine["runs"]
                                      if run["engine"] == engine) for machine in machines}

@@ -243,3 +243,4 @@ async def test_form_at_80x24_keeps_start_reachable(root: Path) -> None:
         assert form.region.height >= 10 and not form.region.overlaps(actions.region)
         assert start.region.height >= 1 and start.region.bottom <= 23  # above the footer, on screen
         assert app.screen.focused is start  # `s` or Enter starts without scrolling to the button
+        assert form.max_scroll_y == 0  # every field of a valid form is on screen at once

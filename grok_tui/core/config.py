@@ -45,7 +45,7 @@ EXPERIMENT_FIELDS = (
     "p", "operation", "d_model", "num_heads", "d_mlp", "lr", "weight_decay", "betas",
     "warmup_steps", "frac_train", "seed",
     "grokfast", "grokfast_alpha", "grokfast_lamb", "grokfast_window", "orthograd", "loss", "softmax_precision",
-    "adam_eps",
+    "adam_eps", "optimizer", "momentum", "batch_size",
 )
 
 # Interventions from the later literature (grok_tui/experiment/interventions.py, grok_tui/experiment/losses.py); the defaults are
@@ -55,8 +55,17 @@ GROKFAST_LAMB = {"ema": 2.0, "ma": 5.0}  # the paper's defaults for each filter
 LOSSES = ("softmax", "stablemax")  # StableMax: Prieto et al. 2025, arXiv 2501.04697
 PRECISIONS = ("float64", "float32")
 MAX_WINDOW = 10_000
-# Grokfast's settings only matter with their filter: the grokfast values under which each one is used.
-INACTIVE_UNLESS = {"grokfast_alpha": ("ema",), "grokfast_window": ("ma",), "grokfast_lamb": ("ema", "ma")}
+# The optimizers of the literature (grok_tui/experiment/optimizers.py): AdamW (Nanda et al.), Adam with coupled
+# L2 weight decay (Grokfast's published runs, devinterp's example), SGD with momentum.
+OPTIMIZERS = ("adamw", "adam", "sgd")
+# Settings that only matter under some values of another field: name -> (that field, the values it is used
+# under). Grokfast's settings with their filter; Adam's betas and epsilon with Adam(W); momentum with SGD.
+INACTIVE_UNLESS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "grokfast_alpha": ("grokfast", ("ema",)), "grokfast_window": ("grokfast", ("ma",)),
+    "grokfast_lamb": ("grokfast", ("ema", "ma")),
+    "betas": ("optimizer", ("adamw", "adam")), "adam_eps": ("optimizer", ("adamw", "adam")),
+    "momentum": ("optimizer", ("sgd",)),
+}
 
 
 class ConfigError(ValueError):
@@ -85,6 +94,11 @@ class Config:
     betas: tuple[float, float] = (0.9, 0.98)
     warmup_steps: int = 10
     adam_eps: float = 1e-8  # torch's default; Prieto et al. use 1e-30, a larger one damps Slingshots
+    optimizer: str = "adamw"  # adamw | adam (coupled L2 weight decay) | sgd (with momentum)
+    momentum: float = 0.9  # SGD's momentum (torch.optim.SGD, dampening 0, not Nesterov); unused by Adam(W)
+    # Examples per optimizer step; 0: full batch (the paper's). An epoch is one pass over the training set in
+    # ceil(n_train / batch_size) steps, the last one partial, shuffled afresh each epoch from (seed, epoch).
+    batch_size: int = 0
     # interventions (off by default: the paper's run)
     grokfast: str = "none"  # none | ema | ma: amplify the slow part of the gradient
     grokfast_alpha: float = 0.98  # EMA: mu = alpha * mu + (1 - alpha) * g
@@ -127,6 +141,19 @@ class Config:
         return GROKFAST_LAMB.get(self.grokfast, 0.0)
 
     @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps in one epoch: 1 full batch, else one per minibatch (the last one partial)."""
+        return 1 if self.batch_size == 0 else -(-self.n_train // self.batch_size)
+
+    def is_unused(self, name: str) -> bool:
+        """Whether a field changes nothing for this run (Grokfast's settings without their filter, Adam's
+        betas under SGD, SGD's momentum under Adam)."""
+        if name not in INACTIVE_UNLESS:
+            return False
+        switch, values = INACTIVE_UNLESS[name]
+        return getattr(self, switch) not in values
+
+    @property
     def d_head(self) -> int:
         return self.d_model // self.num_heads
 
@@ -161,11 +188,11 @@ class Config:
     # ---- comparison and JSON ----
     def resolved(self, name: str) -> Any:
         """A field's value as it acts on the run: d_mlp and grokfast_lamb with their defaults filled in,
-        None for a setting of a Grokfast filter the run does not use, betas as a tuple."""
+        None for a setting the run does not use (is_unused), betas as a tuple."""
         if name == "d_mlp":
             return self.mlp_width
-        if name in INACTIVE_UNLESS and self.grokfast not in INACTIVE_UNLESS[name]:
-            return None  # a setting of a filter the run does not use changes nothing
+        if self.is_unused(name):
+            return None  # a setting the run does not use changes nothing
         if name == "grokfast_lamb":
             return self.grokfast_strength
         value = getattr(self, name)
@@ -345,6 +372,7 @@ def validate(config: Config) -> list[str]:
     _int_rule(problems, "warmup_steps", c.warmup_steps, 0, MAX_EPOCHS)
     if not _is_real(c.adam_eps) or not c.adam_eps > 0:
         problems.append(f"adam_eps: must be a finite number > 0 (got {_show(c.adam_eps)})")
+    _optimizer_rules(problems, c, p_ok and op_ok)
     _interventions_rules(problems, c)
 
     _int_rule(problems, "num_epochs", c.num_epochs, 1, MAX_EPOCHS)
@@ -359,6 +387,17 @@ def validate(config: Config) -> list[str]:
     if not isinstance(c.device, str) or not _DEVICE_RE.fullmatch(c.device):
         problems.append(f"device: must be auto, cpu, cuda, cuda:N or mps (got {_show(c.device)})")
     return problems
+
+
+def _optimizer_rules(problems: list[str], c: Config, task_ok: bool) -> None:
+    if not isinstance(c.optimizer, str) or c.optimizer not in OPTIMIZERS:
+        problems.append(f"optimizer: must be one of {', '.join(OPTIMIZERS)} (got {_show(c.optimizer)})")
+    if not _is_real(c.momentum) or not 0 <= c.momentum < 1:
+        problems.append(f"momentum: must be a number in [0, 1) (got {_show(c.momentum)})")
+    if _int_rule(problems, "batch_size", c.batch_size, 0, MAX_EPOCHS) and task_ok and _is_real(c.frac_train) \
+            and 0 < c.frac_train < 1 and c.batch_size > c.n_train >= 1:
+        problems.append(f"batch_size: must be at most the training set's {c.n_train:,} pairs, or 0 for full batch "
+                        f"(got {_show(c.batch_size)})")
 
 
 def _interventions_rules(problems: list[str], c: Config) -> None:
@@ -379,6 +418,6 @@ def _interventions_rules(problems: list[str], c: Config) -> None:
 
 
 __all__ = [
-    "Config", "ConfigError", "EXPERIMENT_FIELDS", "OPERATIONS", "PRESETS", "preset", "validate",
+    "Config", "ConfigError", "EXPERIMENT_FIELDS", "OPERATIONS", "OPTIMIZERS", "PRESETS", "preset", "validate",
     "is_prime", "is_valid_tag",
 ]

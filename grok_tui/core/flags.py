@@ -8,7 +8,7 @@ switch) are not text fields and are added by the parsers themselves (cli/common.
 
 from __future__ import annotations
 
-from grok_tui.core.config import OPERATIONS
+from grok_tui.core.config import OPERATIONS, OPTIMIZERS
 
 CONFIG_FLAGS: list[tuple[str, str, type, str]] = [
     ("--tag", "tag", str, "run name: logs/TAG and models/TAG"),
@@ -19,10 +19,16 @@ CONFIG_FLAGS: list[tuple[str, str, type, str]] = [
     ("--d-model", "d_model", int, "residual width (paper: 128)"),
     ("--num-heads", "num_heads", int, "attention heads (paper: 4)"),
     ("--d-mlp", "d_mlp", int, "MLP width (default 4 * d_model)"),
-    ("--lr", "lr", float, "AdamW learning rate (paper: 1e-3)"),
-    ("--weight-decay", "weight_decay", float, "AdamW weight decay (paper: 1.0)"),
-    ("--warmup-steps", "warmup_steps", int, "linear warmup steps (paper: 10)"),
-    ("--adam-eps", "adam_eps", float, "AdamW's epsilon (default 1e-8, torch's; Prieto et al. 2025 use 1e-30)"),
+    ("--optimizer", "optimizer", str, "one of " + ", ".join(OPTIMIZERS) + ": adamw (default, the paper's), adam "
+     "(weight decay as a coupled L2 term, as Grokfast's runs) or sgd (with --momentum)"),
+    ("--lr", "lr", float, "learning rate (paper: 1e-3)"),
+    ("--weight-decay", "weight_decay", float, "weight decay: decoupled for adamw, an L2 term for adam and sgd "
+     "(paper: 1.0)"),
+    ("--momentum", "momentum", float, "SGD's momentum (default 0.9; only with --optimizer sgd)"),
+    ("--batch-size", "batch_size", int, "training pairs per optimizer step; 0 = full batch (default, the "
+     "paper's); an epoch is one pass over the training set, the last batch partial"),
+    ("--warmup-steps", "warmup_steps", int, "linear warmup, in optimizer steps (paper: 10)"),
+    ("--adam-eps", "adam_eps", float, "Adam(W)'s epsilon (default 1e-8, torch's; Prieto et al. 2025 use 1e-30)"),
     ("--grokfast", "grokfast", str, "none (default), ema or ma: Grokfast's gradient filter (Lee et al. 2024)"),
     ("--grokfast-alpha", "grokfast_alpha", float, "Grokfast-EMA's momentum alpha (default 0.98)"),
     ("--grokfast-lamb", "grokfast_lamb", float, "Grokfast's amplification lamb (default 2 for ema, 5 for ma)"),
@@ -30,7 +36,8 @@ CONFIG_FLAGS: list[tuple[str, str, type, str]] = [
     ("--loss", "loss", str, "softmax (default) or stablemax (Prieto et al. 2025): the cross-entropy's probabilities"),
     ("--softmax-precision", "softmax_precision", str,
      "float64 (default, the paper's intent) or float32 (what its released code computes)"),
-    ("--num-epochs", "num_epochs", int, "full-batch steps in total (paper code: 50000)"),
+    ("--num-epochs", "num_epochs", int, "epochs (passes over the training set) in total; one step each at full "
+     "batch (paper code: 50000)"),
     ("--log-every", "log_every", int, "epochs between log lines (default 100)"),
     ("--checkpoint-every", "checkpoint_every", int, "epochs between checkpoints (default 1000)"),
     ("--measure-every", "measure_every", int,

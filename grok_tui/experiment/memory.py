@@ -79,14 +79,16 @@ def available_bytes() -> int | None:
 
 def estimate_bytes(config: Config, train_chunk_bytes: int, eval_chunk_bytes: int) -> int:
     """Peak bytes of a run of `config`, roughly and on the high side: torch itself, the parameters with
-    their gradients, AdamW's two moments (and a Grokfast filter's state), the dataset, one training chunk,
+    their gradients, Adam's two moments (SGD's one buffer counted as two) (and a Grokfast filter's state), the
+    dataset, one training chunk (of the minibatch, with a batch size),
     one evaluation chunk, the log point's logits (or residual stream) and the progress measures' blocks."""
     d_model, d_mlp, d_vocab, p = config.d_model, config.mlp_width, config.d_vocab, config.p
     n_pairs = config.n_pairs
     params = d_vocab * d_model * 2 + 3 * d_model + 4 * d_model * d_model + 2 * d_model * d_mlp + d_mlp + d_model
     copies = 4 + (1 if config.grokfast == "ema" else config.grokfast_window if config.grokfast == "ma" else 0)
     per_row_train = 2 * (4 * (8 * d_model + 2 * d_mlp + 2 * d_vocab) + 8 * 3 * d_vocab)
-    training = min(config.n_train * per_row_train, max(train_chunk_bytes, per_row_train))
+    rows_per_step = config.batch_size or config.n_train  # a minibatch, or the whole training set
+    training = min(rows_per_step * per_row_train, max(train_chunk_bytes, per_row_train))
     per_row_eval = 4 * (8 * d_model + 2 * d_mlp + 2 * d_vocab) + 16 * d_vocab  # as trainer.eval_chunk_rows
     evaluation = min(n_pairs * per_row_eval, max(eval_chunk_bytes, per_row_eval))
     eval_rows = max(1, eval_chunk_bytes // per_row_eval)

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from grok_tui.core.config import EXPERIMENT_FIELDS, INACTIVE_UNLESS, Config
+from grok_tui.core.config import EXPERIMENT_FIELDS, Config
 from grok_tui.figures.series import RunSeries, log10_safe
 from grok_tui.figures.survival import Censored, Curve, Outcome, fraction_grokked, summarize
 from grok_tui.run.log import RunLogReader
@@ -45,7 +45,7 @@ LOG_KEYS = frozenset({"train_loss", "test_loss", "restricted_loss", "excluded_lo
 INTERVENTION_FIELDS = ("grokfast", "grokfast_alpha", "grokfast_lamb", "grokfast_window", "orthograd", "loss",
                        "softmax_precision", "adam_eps")
 SHORT_NAMES = {"weight_decay": "wd", "frac_train": "frac", "num_heads": "heads", "operation": "op",
-               "num_epochs": "epochs", "warmup_steps": "warmup"}
+               "num_epochs": "epochs", "warmup_steps": "warmup", "batch_size": "batch"}
 
 
 @dataclass
@@ -80,8 +80,9 @@ def config_fields() -> list[str]:
 
 
 def is_unused(config: Config, name: str) -> bool:
-    """Whether a field changes nothing in this run: a setting of a Grokfast filter the run does not use."""
-    return name in INACTIVE_UNLESS and config.grokfast not in INACTIVE_UNLESS[name]
+    """Whether a field changes nothing in this run (Config.is_unused): a setting of a Grokfast filter the run
+    does not use, Adam's betas under SGD, SGD's momentum under Adam."""
+    return config.is_unused(name)
 
 
 def differing_fields(configs: Sequence[Config | None]) -> list[str]:
@@ -132,7 +133,7 @@ def interventions(config: Config) -> list[str]:
         parts.append("StableMax CE")
     if config.softmax_precision != Config.softmax_precision:
         parts.append(f"{config.softmax_precision} {'StableMax' if config.loss == 'stablemax' else 'softmax'}")
-    if config.adam_eps != Config.adam_eps:
+    if config.adam_eps != Config.adam_eps and not config.is_unused("adam_eps"):
         parts.append(f"adam_eps={config.adam_eps:g}")
     return parts
 
@@ -142,13 +143,23 @@ def interventions_text(config: Config) -> str:
     return ", ".join(interventions(config))
 
 
+OPTIMIZER_NAMES = {"adamw": "AdamW", "adam": "Adam", "sgd": "SGD"}
+
+
 def optimizer_text(config: Config) -> str:
     """The optimizer as it steps: 'AdamW lr=0.001 wd=1', '⊥Grad-AdamW ...' with ⊥Grad, betas when not
-    the paper's."""
-    name = "\u22a5Grad-AdamW" if config.orthograd else "AdamW"
-    text = f"{name} lr={config.lr:g} wd={config.weight_decay:g}"
-    if tuple(config.betas) != Config.betas:
+    the paper's; 'Adam lr=0.005 L2=0.005' (Adam's weight decay is a coupled L2 term), 'SGD lr=0.1 wd=0
+    momentum=0.9'; ' batch=512' with minibatches."""
+    name = OPTIMIZER_NAMES.get(config.optimizer, str(config.optimizer))
+    name = f"\u22a5Grad-{name}" if config.orthograd else name
+    decay = "L2" if config.optimizer == "adam" else "wd"
+    text = f"{name} lr={config.lr:g} {decay}={config.weight_decay:g}"
+    if config.optimizer == "sgd":
+        text += f" momentum={config.momentum:g}"
+    elif tuple(config.betas) != Config.betas:
         text += f" betas={format_value(config, 'betas')}"
+    if config.batch_size:
+        text += f" batch={config.batch_size}"
     return text
 
 

@@ -164,7 +164,7 @@ def model_problem(weights: Any, shapes: dict[str, tuple[int, ...]]) -> str | Non
 
 
 def fresh_states(config: Config) -> tuple[dict[str, Any], dict[str, Any]]:
-    """AdamW's param group (lr aside) and LambdaLR's state as the trainer builds them for `config`, on the
+    """The optimizer's param group (lr aside) and LambdaLR's state as the trainer builds them for `config`, on the
     meta device (no memory, no computation): what a checkpoint's entries are compared with."""
     from grok_tui.experiment.model import SimpleTransformer
     from grok_tui.experiment.optimizers import make_optimizer
@@ -177,10 +177,18 @@ def fresh_states(config: Config) -> tuple[dict[str, Any], dict[str, Any]]:
     return group, scheduler.state_dict()
 
 
+def _epoch_text(epoch: int, config: Config) -> str:
+    """'epoch 20', or with minibatches 'epoch 20 (160 steps)': what the optimizer's counts are checked against."""
+    steps = epoch * config.steps_per_epoch
+    return f"epoch {epoch}" if steps == epoch else f"epoch {epoch} ({steps:,} optimizer steps)"
+
+
 def _optimizer_problem(state: Any, shapes: dict[str, tuple[int, ...]], epoch: int, config: Config) -> str | None:
+    from grok_tui.experiment.optimizers import slot_keys
+
     if not isinstance(state, dict) or not isinstance(state.get("state"), dict) or not isinstance(
             state.get("param_groups"), list):
-        return f"its optimizer state is {_shown(state)}, not AdamW's state_dict"
+        return f"its optimizer state is {_shown(state)}, not a torch optimizer's state_dict"
     groups, slots = state["param_groups"], state["state"]
     count = len(shapes)
     if len(groups) != 1 or not isinstance(groups[0], dict) or groups[0].get("params") != list(range(count)):
@@ -194,22 +202,26 @@ def _optimizer_problem(state: Any, shapes: dict[str, tuple[int, ...]], epoch: in
     for key, value in fresh_states(config)[0].items():
         if key != "params" and key in group and not _same(group[key], value):
             return f"optimizer {key} is {_shown(group[key])}, expected {_shown(value)} for this config"
-    if not slots and epoch == 0:
-        return None  # no step taken yet: AdamW has no moments
+    keys, steps = slot_keys(config), epoch * config.steps_per_epoch  # checkpoints fall on epoch ends
+    if not slots and (epoch == 0 or not keys):
+        return None  # no step taken yet (or SGD without momentum): nothing kept per weight
     if set(slots) != set(range(count)):
-        return (f"its optimizer state is empty at epoch {epoch}" if not slots else
+        return (f"its optimizer state is empty at {_epoch_text(epoch, config)}" if not slots else
                 f"its optimizer state covers weights {sorted(map(str, slots))[:5]}, not the model's {count}")
     for index, shape in enumerate(shapes.values()):
         slot = slots[index]
         if not isinstance(slot, dict):
             return f"optimizer state {index} is {_shown(slot)}, not a dict"
-        step = slot.get("step")
-        step_value: Any = step.item() if isinstance(step, torch.Tensor) and step.numel() == 1 else step
-        if not _is_finite_number(step_value) or step_value < 0:
-            return f"optimizer step of weight {index} is {_shown(step)}, not a count"
-        if epoch < 2**24 and step_value != epoch:  # float32 counts steps exactly up to 2**24
-            return f"optimizer step {step_value:g} does not match the checkpoint's epoch {epoch}"
-        for key in ("exp_avg", "exp_avg_sq"):
+        if set(slot) != set(keys) | ({"step"} if config.optimizer != "sgd" else set()):
+            return f"optimizer state {index} holds {sorted(map(str, slot))[:5]}, not {config.optimizer}'s"
+        if config.optimizer != "sgd":  # Adam counts its steps (bias correction)
+            step = slot.get("step")
+            step_value: Any = step.item() if isinstance(step, torch.Tensor) and step.numel() == 1 else step
+            if not _is_finite_number(step_value) or step_value < 0:
+                return f"optimizer step of weight {index} is {_shown(step)}, not a count"
+            if steps < 2**24 and step_value != steps:  # float32 counts steps exactly up to 2**24
+                return f"optimizer step {step_value:g} does not match the checkpoint's {_epoch_text(epoch, config)}"
+        for key in keys:
             moment = slot.get(key)
             if not isinstance(moment, torch.Tensor) or not moment.is_floating_point() or tuple(moment.shape) != shape:
                 return f"optimizer {key} of weight {index} is {_shown(moment)}, expected a tensor of shape {shape}"
@@ -226,10 +238,12 @@ def _scheduler_problem(state: Any, epoch: int, config: Config) -> str | None:
     for key, value in state.items():
         if isinstance(fresh[key], bool) and not isinstance(value, bool):
             return f"scheduler {key} is {_shown(value)}, not true or false"
-    if not _is_int(state.get("_step_count", epoch + 1)) or state.get("_step_count", epoch + 1) != epoch + 1:
-        return f"scheduler _step_count is {_shown(state.get('_step_count'))}, expected {epoch + 1}"
-    if not _is_int(state.get("last_epoch")) or state["last_epoch"] != epoch:
-        return f"scheduler last_epoch is {_shown(state.get('last_epoch'))}, expected the checkpoint's epoch {epoch}"
+    steps = epoch * config.steps_per_epoch  # LambdaLR counts optimizer steps
+    if not _is_int(state.get("_step_count", steps + 1)) or state.get("_step_count", steps + 1) != steps + 1:
+        return f"scheduler _step_count is {_shown(state.get('_step_count'))}, expected {steps + 1}"
+    if not _is_int(state.get("last_epoch")) or state["last_epoch"] != steps:
+        return (f"scheduler last_epoch is {_shown(state.get('last_epoch'))}, expected the checkpoint's "
+                f"{_epoch_text(epoch, config)}")
     base = state.get("base_lrs")
     if not (isinstance(base, list) and len(base) == 1 and _same(base[0], config.lr)):
         return f"scheduler base_lrs is {_shown(base)}, expected [{config.lr!r}] (the config's lr)"
@@ -274,7 +288,9 @@ def checkpoint_problem(state: dict[str, Any], config: Config) -> str | None:
     return (model_problem(state.get("model"), shapes)
             or _optimizer_problem(state.get("optimizer"), shapes, epoch, config)
             or _scheduler_problem(state.get("scheduler"), epoch, config) or _rng_problem(state.get("rng"))
-            or filter_state_problem(state.get("grokfast"), config, list(shapes.values()), epoch))
+            # the filter acts once per optimizer step; checkpoints fall on epoch ends
+            or filter_state_problem(state.get("grokfast"), config, list(shapes.values()),
+                                    epoch * config.steps_per_epoch))
 
 
 def validate_checkpoint(state: dict[str, Any], config: Config, path: Path) -> None:

@@ -28,16 +28,17 @@ from grok_tui.core.config import Config, ConfigError, is_valid_tag
 
 # The order of a member's tag parts (seed last, so a seed group's tags sort together) and their short names.
 TAG_PARTS: dict[str, str] = {
-    "operation": "op", "p": "p", "d_model": "dm", "num_heads": "h", "d_mlp": "mlp", "lr": "lr",
-    "weight_decay": "wd", "warmup_steps": "wu", "frac_train": "ft", "num_epochs": "ep", "log_every": "le",
+    "operation": "op", "p": "p", "d_model": "dm", "num_heads": "h", "d_mlp": "mlp", "optimizer": "opt", "lr": "lr",
+    "weight_decay": "wd", "momentum": "mom", "batch_size": "bs", "warmup_steps": "wu", "frac_train": "ft",
+    "num_epochs": "ep", "log_every": "le",
     "checkpoint_every": "ce", "measure_every": "me", "stop_after_grok": "sg", "device": "dev",
     "adam_eps": "eps", "grokfast": "gf", "grokfast_alpha": "gfa", "grokfast_lamb": "gfl", "grokfast_window": "gfw",
     "orthograd": "og", "loss": "loss", "softmax_precision": "sp", "seed": "s",
 }
 SWEEPABLE = tuple(TAG_PARTS)
 INT_FIELDS = {"p", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs", "log_every", "checkpoint_every",
-              "measure_every", "stop_after_grok", "seed", "threads", "grokfast_window"}
-FLOAT_FIELDS = {"lr", "weight_decay", "frac_train", "adam_eps", "grokfast_alpha", "grokfast_lamb"}
+              "measure_every", "stop_after_grok", "seed", "threads", "grokfast_window", "batch_size"}
+FLOAT_FIELDS = {"lr", "weight_decay", "frac_train", "adam_eps", "grokfast_alpha", "grokfast_lamb", "momentum"}
 BOOL_FIELDS = {"orthograd"}
 BOOL_TEXT = {"on": True, "off": False, "true": True, "false": False}
 MAX_MEMBERS = 10_000

@@ -1,9 +1,13 @@
 """One training session's loop: build (or restore) the model, optimizer and filters, then run the epochs.
 
-As in Nanda et al. 2023: full batch (one AdamW step per epoch over the whole training set), betas
+As in Nanda et al. 2023 by default: full batch (one AdamW step per epoch over the whole training set), betas
 (0.9, 0.98), the learning rate scaled by min(step / warmup_steps, 1) (so the very first step has lr 0,
 as in the released code), and cross-entropy on the last position with log-softmax in float64.
-A log record at epoch e describes the model after e optimizer steps; epoch 0 is the initial model.
+With a batch size, an epoch is one pass over the training set in minibatches (the last one partial), in
+an order drawn from (seed, epoch) alone (optimizers.epoch_order), so a run resumed at any checkpoint
+(checkpoints fall on epoch ends) draws the same batches; the warmup counts optimizer steps.
+A log record at epoch e describes the model after e epochs, `step` optimizer steps (e full batch); epoch 0
+is the initial model.
 Train and test metrics are computed at log points only, in one no-grad pass over all p^2 inputs. At the
 end of a run the loop writes its figures (grok_tui/figures/curves.py); it knows nothing about any UI.
 """
@@ -49,7 +53,7 @@ from grok_tui.run.snapshots import (
 )
 from grok_tui.run.stopclock import stopped_seconds
 from grok_tui.experiment.evaluation import LogitsFn, all_logits, eval_chunk_rows, metrics_of, train_chunk_rows
-from grok_tui.experiment.optimizers import make_optimizer, seed_everything, warmup_factor
+from grok_tui.experiment.optimizers import epoch_order, make_optimizer, seed_everything, warmup_factor
 
 
 class StopSignal(Protocol):
@@ -116,7 +120,18 @@ class TrainingLoop:
         return self.elapsed_before + time.perf_counter() - self.started - (stopped_seconds() - self.stopped_before)
 
     def step(self) -> None:
-        self.backward()
+        """One epoch: one full-batch optimizer step, or one per minibatch of this epoch's order."""
+        size = self.config.batch_size
+        if size == 0:
+            self.optimizer_step(None)
+            return
+        order = epoch_order(self.config.seed, self.epoch, len(self.train_labels)).to(self.train_labels.device)
+        for start in range(0, len(order), size):
+            self.optimizer_step(order[start:start + size])
+
+    def optimizer_step(self, batch: torch.Tensor | None) -> None:
+        """One optimizer step on the mean loss over the training pairs at `batch` (None: all of them)."""
+        self.backward(batch)
         if self.grad_filter is not None:
             self.grad_filter.apply(self.params)
         if self.config.orthograd:
@@ -125,19 +140,21 @@ class TrainingLoop:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
 
-    def backward(self) -> None:
-        """The gradient of the mean training loss over the whole training set (full batch), in chunks of
-        train_chunk_rows when it does not fit in one."""
-        config, n = self.config, len(self.train_labels)
-        rows = train_chunk_rows(self.model)
+    def backward(self, batch: torch.Tensor | None = None) -> None:
+        """The gradient of the mean training loss over the training pairs at `batch` (None: the whole training
+        set, full batch), in chunks of train_chunk_rows when they do not fit in one."""
+        config = self.config
+        a, b, labels = self.train_a, self.train_b, self.train_labels
+        if batch is not None:
+            a, b, labels = a[batch], b[batch], labels[batch]
+        n, rows = len(labels), train_chunk_rows(self.model)
         if n <= rows:
-            logits = self.logits_fn(self.model, self.train_a, self.train_b)  # [n_train, d_vocab]
-            example_losses(logits, self.train_labels, config.loss, config.softmax_precision).mean().backward()
+            logits = self.logits_fn(self.model, a, b)  # [n, d_vocab]
+            example_losses(logits, labels, config.loss, config.softmax_precision).mean().backward()
             return
         for start in range(0, n, rows):  # each chunk adds its share of the mean's gradient
-            logits = self.logits_fn(self.model, self.train_a[start:start + rows], self.train_b[start:start + rows])
-            losses = example_losses(logits, self.train_labels[start:start + rows], config.loss,
-                                    config.softmax_precision)
+            logits = self.logits_fn(self.model, a[start:start + rows], b[start:start + rows])
+            losses = example_losses(logits, labels[start:start + rows], config.loss, config.softmax_precision)
             (losses.sum() / n).backward()
 
     def record(self) -> Record:
@@ -151,7 +168,7 @@ class TrainingLoop:
                 + "; try a smaller lr"
             )
         record: Record = {
-            "epoch": self.epoch, **metrics,
+            "epoch": self.epoch, "step": self.epoch * self.config.steps_per_epoch, **metrics,
             "lr": self.optimizer.param_groups[0]["lr"],  # the rate the next step will use
             "weight_norm": sum_squared_weights(self.model),
         }
@@ -211,7 +228,7 @@ class TrainingLoop:
         return early_stop_due(self.config, self.phases.epoch_of("grokked"), self.epoch)
 
     def advance(self, log: RunLogWriter) -> str | None:
-        """One epoch: a step, then the log line and checkpoint due at the new epoch.
+        """One epoch of steps, then the log line and checkpoint due at the new epoch.
 
         Returns "stopped" (stop event) or "early_stopped" (stop_after_grok reached, checked on log
         lines only, so the run ends on one), else None.

@@ -38,7 +38,7 @@ from grok_tui.run.paths import RunPaths
 from grok_tui.tui.keys import FIRST_KEYS
 from grok_tui.tui.screens import ConfirmDelete
 
-# (group, field, label); betas are two inputs, beta1 and beta2.
+# (group, field, label); betas are two inputs, beta1 and beta2, on one row (beta1's label names both).
 FIELDS: list[tuple[str, str, str]] = [
     ("run", "tag", "tag"),
     ("run", "device", "device"),
@@ -50,11 +50,14 @@ FIELDS: list[tuple[str, str, str]] = [
     ("model", "d_model", "d_model"),
     ("model", "num_heads", "heads"),
     ("model", "d_mlp", "d_mlp"),
+    ("optimization", "optimizer", "optimizer"),
     ("optimization", "lr", "learning rate"),
     ("optimization", "weight_decay", "weight decay"),
-    ("optimization", "beta1", "beta1"),
-    ("optimization", "beta2", "beta2"),
+    ("optimization", "beta1", "betas"),
+    ("optimization", "beta2", ""),
+    ("optimization", "momentum", "momentum (sgd)"),
     ("optimization", "warmup_steps", "warmup steps"),
+    ("optimization", "batch_size", "batch (0 = full)"),
     ("schedule", "num_epochs", "epochs"),
     ("schedule", "log_every", "log every"),
     ("schedule", "checkpoint_every", "checkpoint every"),
@@ -71,17 +74,19 @@ FIELDS: list[tuple[str, str, str]] = [
     ("interventions", "adam_eps", "adam eps"),
 ]
 INT_FIELDS = {"threads", "stop_after_grok", "p", "seed", "d_model", "num_heads", "d_mlp", "warmup_steps", "num_epochs", "log_every",
-              "checkpoint_every", "measure_every", "grokfast_window", "snapshot_every"}
-FLOAT_FIELDS = {"frac_train", "lr", "weight_decay", "beta1", "beta2", "grokfast_alpha", "grokfast_lamb", "adam_eps"}
+              "checkpoint_every", "measure_every", "grokfast_window", "snapshot_every", "batch_size"}
+FLOAT_FIELDS = {"frac_train", "lr", "weight_decay", "beta1", "beta2", "grokfast_alpha", "grokfast_lamb", "adam_eps",
+                "momentum"}
 # Fields chosen from a list: field -> (value shown, value) pairs.
 CHOICES: dict[str, list[tuple[str, str]]] = {  # labels of at most 15 characters: the 80x24 form's column
+    "optimizer": [("adamw (paper)", "adamw"), ("adam: L2 decay", "adam"), ("sgd: momentum", "sgd")],
     "grokfast": [("none", "none"), ("ema: EMA filter", "ema"), ("ma: window mean", "ma")],
     "orthograd": [("off", "off"), ("on", "on")],
     "loss": [("softmax (paper)", "softmax"), ("stablemax", "stablemax")],
     "softmax_precision": [("float64 (paper)", "float64"), ("float32 (code)", "float32")],
 }
 DEVICE_CHOICES = ["auto", "cpu", "cuda", "mps"]
-# The first column; model, optimization and schedule the second: 18 lines each, so both fit in 80x24.
+# The first column; model, optimization and schedule the second: 18 and 19 lines, so both fit in 80x24.
 LEFT_GROUPS = ("run", "task", "interventions")
 # A preset is a base experiment: choosing one keeps the run settings and the interventions chosen.
 PRESET_FIELDS = [name for group, name, _ in FIELDS
@@ -234,15 +239,18 @@ class FormScreen(Screen[None]):
                         with Vertical(classes="column", id=f"column-{column}"):
                             group = None
                             for group_name, name, label in FIELDS:
-                                if (group_name in LEFT_GROUPS) != (column == "left"):
-                                    continue
+                                if (group_name in LEFT_GROUPS) != (column == "left") or name == "beta2":
+                                    continue  # beta2 stands on beta1's row
                                 if group_name != group:
                                     group = group_name
                                     yield Static(f"[b]{group_name}[/b]", classes="group")
+                                pair = [name, "beta2"] if name == "beta1" else [name]
                                 with Horizontal(classes="row"):
                                     yield Label(label, classes="field-label")
-                                    yield self._input_for(name)
-                                yield Static("", id=f"err-{name}", classes="error")
+                                    for each in pair:
+                                        yield self._input_for(each)
+                                for each in pair:
+                                    yield Static("", id=f"err-{each}", classes="error")
             with Vertical(id="actions"):
                 yield Static("", id="run-note")
                 with Horizontal():
