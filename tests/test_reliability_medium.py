@@ -30,10 +30,11 @@ import torch
 from conftest import tiny_config
 from grok_tui.cli.main import main
 from grok_tui.core.config import Config
+from grok_tui.core.errors import CheckpointError
 from grok_tui.experiment.model import SimpleTransformer
 from grok_tui.run.checkpoint import load_checkpoint, save_checkpoint
 from grok_tui.run.paths import RunPaths
-from grok_tui.run.snapshots import save_snapshot, snapshot_path
+from grok_tui.run.snapshots import load_snapshot, save_snapshot, snapshot_path
 from grok_tui.sweeps.grid import expand, merge_axes, saved_members
 from grok_tui.training.trainer import train_grokking
 
@@ -206,3 +207,74 @@ def test_merging_axes_keeps_the_order_and_drops_repeats_of_any_value() -> None:
     saved = {"axes": {"seed": [3, 1, 2.0, [7], [7], {"a": 1}], "lr": [0.1]}}
     merged = merge_axes(saved, {"seed": [1, 2]})
     assert merged == {"seed": [1, 2, 3, [7], {"a": 1}], "lr": [0.1]}
+
+
+# ---------------------------------------------------------------- M3: tensors that are not dense
+
+
+def odd_tensor(kind: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """A float tensor that torch.load(weights_only=True) accepts but that holds no plain values."""
+    if kind == "sparse":
+        return torch.zeros(shape).to_sparse()
+    if kind == "sparse_csr":
+        return torch.zeros(shape).reshape(shape[0], -1).to_sparse_csr()
+    if kind == "meta":
+        return torch.empty(shape, device="meta")
+    return torch.nested.nested_tensor([torch.zeros(shape[-1]), torch.zeros(shape[-1] + 1)])
+
+
+ODD_KINDS = ["sparse", "sparse_csr", "meta", "nested"]
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run stopped at epoch 10 (of 20) with a snapshot every 5 epochs, to copy."""
+    root = tmp_path_factory.mktemp("stopped")
+    train_stopped_at(root, 10, num_epochs=20, log_every=5, checkpoint_every=10, snapshot_every=5)
+    return root
+
+
+def stamp(path: Path) -> tuple[bytes, int]:
+    return path.read_bytes(), path.stat().st_mtime_ns
+
+
+@pytest.mark.filterwarnings("ignore:.*(beta state|prototype stage)")
+@pytest.mark.parametrize(("where", "kind"), [*((where, kind) for where in ("model", "optimizer") for kind in ODD_KINDS),
+                                             ("rng", "sparse"), ("rng", "meta")])
+def test_a_checkpoint_with_a_tensor_that_is_not_dense_is_refused_before_anything_is_written(
+        kind: str, where: str, stopped_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Sparse, meta and nested tensors load with weights_only; they broke the checks (a traceback) or passed
+    them and broke the restore, after config.json and sessions.jsonl were written."""
+    shutil.copytree(stopped_run, tmp_path / "root")
+    paths = RunPaths.of(TAG, tmp_path / "root")
+    state = torch.load(paths.checkpoint, weights_only=True)
+    if where == "model":
+        state["model"]["W_E"] = odd_tensor(kind, (16, 12))
+    elif where == "optimizer":
+        state["optimizer"]["state"][0]["exp_avg"] = odd_tensor(kind, (16, 12))
+    else:
+        state["rng"]["numpy"]["keys"] = odd_tensor(kind, (624,)).to(torch.int64)
+    torch.save(state, paths.checkpoint)
+    kept = {path: stamp(path) for path in (paths.config, paths.sessions, paths.log, paths.checkpoint)}
+    status, lines = cli(capsys, "train", "--root", str(tmp_path / "root"), "--tag", TAG)
+    assert status == 2, lines
+    assert len(lines) == 1 and lines[0].startswith(f"grok-tui: error: {paths.checkpoint}: "), lines
+    assert "dense tensor" in lines[0], lines
+    assert {path: stamp(path) for path in kept} == kept
+
+
+@pytest.mark.filterwarnings("ignore:.*(beta state|prototype stage)")
+@pytest.mark.parametrize("kind", ODD_KINDS)
+def test_a_snapshot_with_a_tensor_that_is_not_dense_is_refused_in_one_line(
+        kind: str, stopped_run: Path, tmp_path: Path) -> None:
+    shutil.copytree(stopped_run, tmp_path / "root")
+    paths = RunPaths.of(TAG, tmp_path / "root")
+    path = snapshot_path(paths, 5)
+    state = torch.load(path, weights_only=True)
+    state["model"]["W_in"] = odd_tensor(kind, (64, 16))
+    torch.save(state, path)
+    with pytest.raises(CheckpointError) as refused:
+        load_snapshot(path, tiny_config(tag=TAG))
+    message = str(refused.value)
+    assert message.startswith(f"{path}: model weight W_in is ") and "dense tensor" in message
+    assert "\n" not in message
