@@ -14,7 +14,6 @@ import contextlib
 import errno
 import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -35,7 +34,8 @@ from grok_tui.experiment.model import SimpleTransformer
 from grok_tui.run.checkpoint import load_checkpoint, save_checkpoint
 from grok_tui.run.paths import RunPaths
 from grok_tui.run.snapshots import load_snapshot, save_snapshot, snapshot_path
-from grok_tui.sweeps.grid import expand, merge_axes, saved_members
+from grok_tui.run.phases import load_events
+from grok_tui.sweeps.grid import expand, merge_axes, save_definition, saved_members
 from grok_tui.training.trainer import train_grokking
 
 TAG = "t"
@@ -278,3 +278,46 @@ def test_a_snapshot_with_a_tensor_that_is_not_dense_is_refused_in_one_line(
     message = str(refused.value)
     assert message.startswith(f"{path}: model weight W_in is ") and "dense tensor" in message
     assert "\n" not in message
+
+
+# ---------------------------------------------------------------- M6: a huge events.json
+
+MEMORY_BOUND_KIB = 1024 * 1024  # the commands below need a few hundred MB; reading 2 GB took 4.4 GB
+
+
+def peak_memory_kib(*code: str) -> tuple[int, str]:
+    """Run `python -c code...` as the only child of a fresh interpreter; its peak RSS (KiB) and its stderr."""
+    wrapper = ("import resource, subprocess, sys\n"
+               "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+               "sys.stderr.write(done.stderr)\n"
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    done = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-c", *code], capture_output=True,
+                          text=True, timeout=600)
+    return int(done.stdout.split()[-1]), done.stderr
+
+
+def test_a_huge_sparse_events_json_is_skipped_in_bounded_memory(tmp_path: Path) -> None:
+    """A 2 GB sparse events.json in a sweep member: `plot --sweep` reads events from the member's log, and
+    the sweep's member state (load_events) skips the file by its size, unread."""
+    base = tiny_config(tag="x", num_epochs=20, log_every=5, checkpoint_every=10)
+    sweep = expand("m", base, {"seed": [0]})
+    save_definition(tmp_path, sweep)
+    member = sweep.members[0]
+    stop = threading.Event()
+    train_grokking(member.config, root=tmp_path, stop_event=stop,
+                   on_log=lambda record: stop.set() if record["epoch"] >= 10 else None)
+    events = RunPaths.of(member.tag, tmp_path).events
+    assert load_events(events) == []  # not grokked: the trainer wrote []
+    with open(events, "wb") as handle:
+        handle.truncate(2 * 1024**3)
+    plot = (f"import sys; from grok_tui.cli.main import main; "
+            f"sys.exit(main(['plot', '--sweep', 'm', '--root', {str(tmp_path)!r}, '--out', {str(tmp_path / 'f.png')!r}]))")
+    peak, err = peak_memory_kib(plot)
+    assert "Traceback" not in err and peak < MEMORY_BOUND_KIB, (peak, err)
+    state = ("from pathlib import Path; from grok_tui.sweeps.grid import load_definition, saved_members; "
+             "from grok_tui.sweeps.local_executor import member_state; "
+             f"root = Path({str(tmp_path)!r}); path = root / 'sweeps' / 'm.json'; "
+             "[member] = saved_members(load_definition(path), path); "
+             "state = member_state(member, root); assert (state.state, state.grokked) == ('resume', None), state")
+    peak, err = peak_memory_kib(state)
+    assert "Traceback" not in err and peak < MEMORY_BOUND_KIB, (peak, err)

@@ -36,6 +36,7 @@ from grok_tui.run.log import Record
 GROKKED_ACC = 0.99  # the paper's and our threshold for "memorized" (train) and "grokked" (test)
 RESTRICTED_FALL = 0.5  # restricted loss at most this fraction of its value just after memorizing
 EXCLUDED_RISE = 2.0  # excluded loss at least this multiple of its lowest value since memorizing
+EVENTS_MAX_BYTES = 1024 * 1024  # events.json holds three events (~300 bytes); past this it is not ours
 EVENT_NAMES = ("memorized", "circuit_formation", "grokked")
 EVENT_LABELS = {"memorized": "memorized", "circuit_formation": "circuit formation", "grokked": "grokked"}
 
@@ -145,9 +146,10 @@ def save_events(path: Path, events: list[Event]) -> None:
 
 def load_events(path: Path) -> list[Event]:
     """events.json as written by the trainer; a missing or unreadable file is no events (a FIFO or a
-    folder too: never opened, since opening a FIFO would wait for a writer)."""
+    folder too: never opened, since opening a FIFO would wait for a writer; and a file past
+    EVENTS_MAX_BYTES: a 2 GB sparse one took `sweep` to 4.4 GB of memory)."""
     try:
-        if not path.is_file():
+        if not path.is_file() or path.stat().st_size > EVENTS_MAX_BYTES:
             return []
         data = json.loads(path.read_text(encoding="utf-8"))
         return [Event(str(item["name"]), int(item["epoch"]), str(item["text"])) for item in data]
