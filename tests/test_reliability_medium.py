@@ -19,24 +19,33 @@ import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import tiny_config
 from grok_tui.cli.main import main
 from grok_tui.core.config import Config
-from grok_tui.core.errors import CheckpointError
+from grok_tui.core.errors import CheckpointError, NoDataError
+from grok_tui.figures.chartview import ChartView
+from grok_tui.figures.curves import plot_progress_measures, plot_training_curves
+from grok_tui.figures.series import PLOT_MAX, RunSeries
 from grok_tui.experiment.model import SimpleTransformer
 from grok_tui.run.checkpoint import load_checkpoint, save_checkpoint
+from grok_tui.run.log import encode_record, read_log
 from grok_tui.run.paths import RunPaths
 from grok_tui.run.snapshots import load_snapshot, save_snapshot, snapshot_path
 from grok_tui.run.phases import load_events
 from grok_tui.sweeps.grid import expand, merge_axes, save_definition, saved_members
 from grok_tui.training.trainer import train_grokking
+from grok_tui.tui.charts import spectrogram_text
 
 TAG = "t"
 
@@ -321,3 +330,91 @@ def test_a_huge_sparse_events_json_is_skipped_in_bounded_memory(tmp_path: Path) 
              "state = member_state(member, root); assert (state.state, state.grokked) == ('resume', None), state")
     peak, err = peak_memory_kib(state)
     assert "Traceback" not in err and peak < MEMORY_BOUND_KIB, (peak, err)
+
+
+# ---------------------------------------------------------------- M7: log lines of valid shape, any values
+
+AWKWARD_NUMBERS = st.one_of(st.none(), st.sampled_from([0, 0.0, -1.0, 1e308, -1e308, 5e-324, 1e-320, 10**300]),
+                            st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6))
+MEASURE_FIELDS = ("train_loss", "test_loss", "train_acc", "test_acc", "weight_norm", "lr", "elapsed_s",
+                  "restricted_loss", "excluded_loss", "gini_embed", "gini_unembed")
+AWKWARD_RECORDS = st.fixed_dictionaries(
+    {"epoch": st.one_of(st.integers(0, 50), st.just(0), st.integers(0, 2**53))},
+    optional={**{key: AWKWARD_NUMBERS for key in MEASURE_FIELDS},
+              "key_freqs": st.lists(st.integers(0, 100_000), max_size=4),
+              "embed_freq_norms": st.lists(AWKWARD_NUMBERS, max_size=6)})
+
+
+def write_log(root: Path, records: list[dict[str, Any]]) -> RunPaths:
+    paths = RunPaths.of(TAG, root)
+    paths.log.parent.mkdir(parents=True, exist_ok=True)
+    paths.log.write_text("".join(encode_record(record) for record in records))
+    assert len(read_log(paths.log)) == len(records)  # every line is of valid shape: the reader keeps it
+    return paths
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(AWKWARD_RECORDS, min_size=1, max_size=6), log_x=st.booleans(),
+       figure=st.sampled_from(["curves", "measures"]))
+def test_figures_draw_any_log_of_valid_shape(records: list[dict[str, Any]], log_x: bool, figure: str,
+                                             tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Zero, negative, 1e308, subnormal and infinite values, key frequencies out of range, epoch 0 on log-x,
+    one point, repeated epochs: `plot --measures` and `plot --log-x` crashed in matplotlib on such lines
+    ("Axis limits cannot be NaN or Inf", "Data cannot be log-scaled", a singular matrix)."""
+    root = tmp_path_factory.mktemp("log")
+    write_log(root, records)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # matplotlib's about empty or NaN-only data: not what is tested
+        if figure == "curves":
+            plot_training_curves(TAG, out=root / "c.png", root=root, log_x=log_x, dpi=30)
+        else:
+            try:
+                plot_progress_measures(TAG, out=root / "m.png", root=root, log_x=log_x, dpi=30)
+            except NoDataError:
+                assert not any(record.get("embed_freq_norms") for record in records)
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=st.lists(AWKWARD_RECORDS, min_size=1, max_size=6), log_x=st.booleans())
+def test_the_spectrum_and_its_data_take_any_log_of_valid_shape(records: list[dict[str, Any]], log_x: bool) -> None:
+    """The TUI's `f` view reads RunSeries; a norm of -1e308 over a subnormal top made the heatmap's colour
+    index int(-inf) (OverflowError). Norms are numbers from 0 to PLOT_MAX, keys are frequencies of the row."""
+    series = RunSeries()
+    series.extend(records)
+    epochs, norms = series.freq_history
+    finite = norms[np.isfinite(norms)]
+    assert ((finite >= 0) & (finite <= PLOT_MAX)).all()
+    for row in range(len(epochs)):
+        assert all(1 <= k <= norms.shape[1] for k in series.key_freqs_at(row))
+    assert all(1 <= k <= len(series.freq_norms or []) for k in series.key_freqs)
+    spectrogram_text(series, ChartView(log_x=log_x), 40, 10)
+
+
+def test_a_measures_figure_of_a_hundred_thousand_frequencies_and_keys_is_drawn(tmp_path: Path) -> None:
+    """100,000 norms and as many keys (the reader's limit): a bar and a label each took hours."""
+    huge = list(range(1, 100_001))
+    write_log(tmp_path, [{"epoch": epoch, "train_loss": 1.0, "embed_freq_norms": [1.0] * len(huge), "key_freqs": huge}
+                         for epoch in (0, 10)])
+    plot_progress_measures(TAG, out=tmp_path / "m.png", root=tmp_path, dpi=30)
+    assert (tmp_path / "m.png").stat().st_size > 0
+
+
+async def test_the_f_view_shows_awkward_measurements(tmp_path: Path) -> None:
+    """The live view's measures (`m`) and both frequency views (`f`), cursor on: no crash."""
+    from grok_tui.tui.app import GrokApp
+
+    tiny_config(tag=TAG).save(RunPaths.of(TAG, tmp_path).config)
+    write_log(tmp_path, [
+        {"epoch": 0, "train_loss": 0.0, "test_loss": -1.0, "embed_freq_norms": [-1e308, 5e-324, 1e308, None],
+         "key_freqs": [0, 3, 9, 100_000]},
+        {"epoch": 0, "train_loss": 5e-324, "embed_freq_norms": [5e-324, -1.0], "key_freqs": [2]},
+        {"epoch": 10, "restricted_loss": 0.0, "excluded_loss": -5.0, "embed_freq_norms": [0.0, 0.0, 0.0, 0.0],
+         "key_freqs": [1, 1, 4]},
+        {"epoch": 20, "embed_freq_norms": [1e-320, None, 10**300, 3.0], "key_freqs": list(range(5000))}])
+    app = GrokApp(root=tmp_path, watch=TAG)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.3)
+        for key in ("m", "f", "c", "home", "f", "l", "f", "end"):
+            await pilot.press(key)
+            await pilot.pause(0.05)
+        assert app.screen is not None
