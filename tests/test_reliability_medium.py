@@ -6,6 +6,7 @@
   config.json or sessions.jsonl is touched.
 - M5: expanding a saved sweep against its known members is linear in the members.
 - M6: a huge (sparse) events.json is skipped by every reader, in bounded memory.
+- M7: log lines of valid shape with any values draw every figure and the TUI's `f` view.
 """
 
 from __future__ import annotations
