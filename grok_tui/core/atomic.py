@@ -149,10 +149,28 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
             os.unlink(tmp_name)
         except OSError:
             pass
+        disk_error = _write_error_under(err)
+        if disk_error is not None:
+            raise_naming(disk_error, path, real)
         if isinstance(err, OSError) and not isinstance(err, UnsafeTargetError):
             raise_naming(err, path, real)
         raise
     fsync_dir(real.parent)
+
+
+def _write_error_under(err: BaseException) -> OSError | None:
+    """The OSError (a full disk, an I/O error) behind torch.save's own error, or None for any other error.
+
+    torch.save writes through a C++ zip writer: when a write fails, the zip file is still closed on the way
+    out and its end-of-file check raises RuntimeError("[enforce fail at inline_container.cc] unexpected
+    pos ...") with the OSError only as its context. Only that shape is recognised: a RuntimeError whose
+    context is an OSError with an errno.
+    """
+    context = err.__context__
+    if type(err) is RuntimeError and isinstance(context, OSError) and context.errno is not None \
+            and not isinstance(context, UnsafeTargetError):
+        return context
+    return None
 
 
 def raise_naming(err: OSError, path: Path, written: Path | None = None) -> NoReturn:

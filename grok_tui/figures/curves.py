@@ -31,6 +31,7 @@ from grok_tui.core.config import OPERATIONS, Config, ConfigError
 from grok_tui.core.errors import NoDataError
 from grok_tui.figures.figure_log import FigureLog, read_figure_log
 from grok_tui.figures.groups import interventions_text, objective_text, optimizer_text
+from grok_tui.figures.series import freq_norms_of, key_freqs_of, plottable
 from grok_tui.run.log import Record
 from grok_tui.run.paths import RunPaths
 from grok_tui.run.phases import EVENT_LABELS, Event, track
@@ -38,6 +39,10 @@ from grok_tui.figures.style import (CURVES_SIZE, EVENT_COLORS, EXCLUDED_COLOR, M
                                     SPECTRUM_TAGS, TEST_COLOR, TRAIN_COLOR, figure_format, has_display,
                                     legend_columns, save_figure, series, short_objective, styled,
                                     wrap_title)
+
+
+NAMED_KEYS = 12  # key frequencies named on the measures figure at most (the paper's runs have about 5)
+BARS_MAX = 1_000  # frequencies drawn as bars at most (p <= 2,001; the form allows p <= 1,000): more are lines
 
 
 def describe(config: Config | None, tag: str) -> str:
@@ -62,14 +67,15 @@ def training_figure(records: list[Record], title: str, log_x: bool = False, figu
     epochs = series(records, "epoch")
     x = epochs + 1 if log_x else epochs  # epoch 0 has no place on a log axis
     loss_ax, acc_ax = fig.subplots(1, 2)
+    shown = False
     for key, color, label in (("train_loss", TRAIN_COLOR, "train"), ("test_loss", TEST_COLOR, "test")):
-        values = series(records, key)
-        values[values <= 0] = np.nan  # exactly 0 cannot sit on a log axis
+        values = plottable(series(records, key), log=True)
+        shown |= bool(np.isfinite(values).any())
         loss_ax.plot(x, values, color=color, linewidth=1.2, label=label)
-    loss_ax.set_yscale("log")
+    _log_y(loss_ax, shown)
     loss_ax.set_ylabel(f"{short_objective(objective, fig)} loss (log scale)")
     for key, color in (("train_acc", TRAIN_COLOR), ("test_acc", TEST_COLOR)):
-        acc_ax.plot(x, 100 * series(records, key), color=color, linewidth=1.2)
+        acc_ax.plot(x, 100 * plottable(series(records, key)), color=color, linewidth=1.2)
     acc_ax.set_ylabel("accuracy (%)")
     acc_ax.set_ylim(-2, 102)
     events = track(records).events if events is None else events
@@ -82,6 +88,14 @@ def training_figure(records: list[Record], title: str, log_x: bool = False, figu
     return fig
 
 
+def _log_y(ax: Axes, shown: bool) -> None:
+    """A log y axis; one with no line on it (every value zero, negative or missing) gets a decade around 1,
+    since matplotlib's log ticks refuse the default limits of an empty axis."""
+    ax.set_yscale("log")
+    if not shown:
+        ax.set_ylim(0.1, 10)
+
+
 def _epoch_panel(ax: Axes, events: list[Event], log_x: bool) -> None:
     """A panel over epochs: a dashed line per phase event (labelled for a legend), axis labels and grid."""
     for event in events:
@@ -90,6 +104,8 @@ def _epoch_panel(ax: Axes, events: list[Event], log_x: bool) -> None:
     ax.set_xlabel("epoch + 1 (log scale)" if log_x else "epoch")
     if log_x:
         ax.set_xscale("log")
+        if not np.isfinite(ax.dataLim.intervalx).all():  # nothing drawn: log ticks refuse an empty axis's limits
+            ax.set_xlim(1, 10)
     ax.grid(True, which="major", alpha=0.3)
 
 
@@ -102,9 +118,9 @@ def _legend_below(ax: Axes, fig: Figure) -> None:
               ncols=2 if fig.get_figwidth() >= 10 else 1, borderaxespad=0.0)
 
 
-def _measured(records: list[Record], x: np.ndarray, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """The points where `key` was measured (progress measures are on some lines only)."""
-    values = series(records, key)
+def _measured(records: list[Record], x: np.ndarray, key: str, log: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The points where `key` was measured (progress measures are on some lines only) that its axis can show."""
+    values = plottable(series(records, key), log)
     present = np.isfinite(values)
     return x[present], values[present]
 
@@ -113,7 +129,8 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
                     events: list[Event] | None = None, objective: str = "cross-entropy") -> Figure:
     """The progress measures in five panels; NoDataError when the log holds no measurement. `events` and
     `objective` as for training_figure."""
-    norms_record = next((r for r in reversed(records) if isinstance(r.get("embed_freq_norms"), list)), None)
+    norms_record = next((r for r in reversed(records) if isinstance(r.get("embed_freq_norms"), list)
+                         and r["embed_freq_norms"]), None)
     if norms_record is None:
         raise NoDataError("no progress measures in the log (measure_every was 0, or no measurement yet)")
     fig = figure if figure is not None else Figure(figsize=MEASURES_SIZE, layout="constrained")
@@ -122,13 +139,14 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
     axes = fig.subplot_mosaic([["loss", "gini"], ["norm", "freq"], ["spectrum", "spectrum"]])
     loss_ax, gini_ax, norm_ax, freq_ax = (axes[name] for name in ("loss", "gini", "norm", "freq"))
 
+    shown = False
     for key, color, label in (("restricted_loss", RESTRICTED_COLOR, "restricted loss (all inputs)"),
                               ("excluded_loss", EXCLUDED_COLOR, "excluded loss (train)"),
                               ("train_loss", TRAIN_COLOR, "train loss"), ("test_loss", TEST_COLOR, "test loss")):
-        xs, values = _measured(records, x, key)
-        values[values <= 0] = np.nan
+        xs, values = _measured(records, x, key, log=True)
+        shown |= bool(values.size)
         loss_ax.plot(xs, values, color=color, linewidth=1.2, label=label)
-    loss_ax.set_yscale("log")
+    _log_y(loss_ax, shown)
     loss_ax.set_ylabel(f"{short_objective(objective, fig)} loss (log scale)")
     loss_ax.set_title("restricted and excluded loss")
 
@@ -147,18 +165,24 @@ def measures_figure(records: list[Record], title: str, log_x: bool = False, figu
         _epoch_panel(ax, events, log_x)
         _legend_below(ax, fig)
 
-    norms = np.array([v if isinstance(v, (int, float)) else np.nan for v in norms_record["embed_freq_norms"]])
-    keys = [k for k in norms_record.get("key_freqs", []) if isinstance(k, int) and 1 <= k <= len(norms)]
+    norms = np.array(freq_norms_of(norms_record["embed_freq_norms"]), dtype=float)
+    all_keys = key_freqs_of(norms_record.get("key_freqs"), len(norms))
+    keys = all_keys[:NAMED_KEYS]  # a label each: thousands of them took minutes to lay out
+    more = f" +{len(all_keys) - len(keys):,} more" if len(all_keys) > len(keys) else ""
     freqs = np.arange(1, len(norms) + 1)
-    colors = [RESTRICTED_COLOR if k in keys else "#b0b0b0" for k in freqs]
-    freq_ax.bar(freqs, norms, color=colors, width=0.8)
+    highlighted = set(all_keys)
+    colors = [RESTRICTED_COLOR if k in highlighted else "#b0b0b0" for k in freqs]
+    if len(freqs) <= BARS_MAX:
+        freq_ax.bar(freqs, norms, color=colors, width=0.8)
+    else:  # one line each, in one collection: a bar is a patch of its own, 3 ms each to place and draw
+        freq_ax.vlines(freqs, 0, np.nan_to_num(norms), colors=colors, linewidth=0.5)
     for k in keys:
-        freq_ax.annotate(str(k), (k, norms[k - 1]), textcoords="offset points", xytext=(0, 3),
+        freq_ax.annotate(str(k), (k, np.nan_to_num(norms[k - 1])), textcoords="offset points", xytext=(0, 3),
                          ha="center", fontsize=8, color=RESTRICTED_COLOR)
     freq_ax.set_xlabel("frequency k")
     freq_ax.set_ylabel("norm of W_E's Fourier components")
     freq_ax.set_title(f"W_E by frequency, epoch {int(norms_record['epoch']):,} "
-                      f"(key: {', '.join(map(str, keys)) or 'none'})")
+                      f"(key: {', '.join(map(str, keys)) or 'none'}{more})")
     freq_ax.grid(True, axis="y", alpha=0.3)
     _spectrogram_panel(axes["spectrum"], fig, records, len(norms), keys, events, log_x)
     fig.suptitle(wrap_title(f"progress measures \u2014 {title}", fig))
@@ -169,10 +193,12 @@ def _spectrogram_panel(ax: Axes, fig: Figure, records: list[Record], n_freqs: in
                        events: list[Event], log_x: bool) -> None:
     """W_E's Fourier norm per frequency (rows) at every measurement (columns), the final key
     frequencies named on the left: the circuit's frequencies appearing and the others fading."""
-    measured = [r for r in records if isinstance(r.get("embed_freq_norms"), list) and len(r["embed_freq_norms"]) == n_freqs]
+    measured = sorted((r for r in records if isinstance(r.get("embed_freq_norms"), list)
+                       and len(r["embed_freq_norms"]) == n_freqs), key=lambda r: int(r["epoch"]))  # cells left to right
     epochs = np.array([float(r["epoch"]) for r in measured])
-    norms = np.array([[v if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan
-                       for v in r["embed_freq_norms"]] for r in measured], dtype=float)
+    norms = np.array([freq_norms_of(r["embed_freq_norms"]) for r in measured], dtype=float)
+    finite = norms[np.isfinite(norms)]
+    top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0  # all NaN: no colour scale to find
     x = epochs + 1 if log_x else epochs
     # Cell edges half-way between measurements, so each column is centred on its epoch.
     if len(x) > 1:
@@ -182,7 +208,7 @@ def _spectrogram_panel(ax: Axes, fig: Figure, records: list[Record], n_freqs: in
         edges = np.array([x[0] - 0.5, x[0] + 0.5])
     if log_x:
         edges = np.maximum(edges, x[0] * 0.9)  # a log axis has no place for an edge <= 0
-    mesh = ax.pcolormesh(edges, np.arange(0.5, n_freqs + 1), norms.T, cmap="viridis", shading="flat")
+    mesh = ax.pcolormesh(edges, np.arange(0.5, n_freqs + 1), norms.T, cmap="viridis", shading="flat", vmin=0, vmax=top)
     fig.colorbar(mesh, ax=ax, label="norm of W_E's Fourier component", pad=0.01)
     # The events are named at the top of their lines, not in a legend that would cover the heatmap.
     for event in events:

@@ -38,6 +38,36 @@ def _number(value: Any) -> float:
     return math.nan
 
 
+# A loss, accuracy or norm a run writes is nowhere near this; past it an axis's margins overflow to inf
+# (matplotlib: "Axis limits cannot be NaN or Inf") and a value over a subnormal top of a colour scale too.
+PLOT_MAX = 1e100
+
+
+def plottable(values: np.ndarray, log: bool = False) -> np.ndarray:
+    """A copy of `values` with what no axis can show as NaN (a gap): infinities and magnitudes past PLOT_MAX,
+    and on a log axis (`log`) zero, negatives and values below 1 / PLOT_MAX (their logarithm is far off
+    the axis, or none). Log lines are records of valid shape whatever numbers they hold."""
+    values = np.array(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        shown = (values > 1 / PLOT_MAX) if log else np.isfinite(values)
+        shown &= np.abs(values) <= PLOT_MAX
+    values[~shown] = np.nan
+    return values
+
+
+def freq_norms_of(raw: list[Any]) -> list[float]:
+    """A line's embed_freq_norms as floats: a Fourier norm is a number from 0 to PLOT_MAX, anything else
+    (null, NaN, inf, negative, 1e308) reads as NaN, so no chart divides by it or scales to it."""
+    return [v if 0 <= v <= PLOT_MAX else math.nan for v in map(_number, raw)]
+
+
+def key_freqs_of(raw: Any, n_freqs: int) -> list[int]:
+    """A line's key_freqs that are frequencies of its `n_freqs` norms (1..n_freqs), each once, in order."""
+    if not isinstance(raw, list):
+        return []
+    return list(dict.fromkeys(k for k in raw if type(k) is int and 1 <= k <= n_freqs))
+
+
 def _readonly(view: np.ndarray) -> np.ndarray:
     # Callers get views of our buffers (no copy per draw); they must not be able to write into them.
     view.flags.writeable = False
@@ -113,12 +143,13 @@ class RunSeries:
     @property
     def freq_norms(self) -> list[float] | None:
         """The embedding's Fourier norm per frequency at the latest measurement (NaN where not a number)."""
-        return [_number(v) for v in self.measured["embed_freq_norms"]] if self.measured is not None else None
+        return freq_norms_of(self.measured["embed_freq_norms"]) if self.measured is not None else None
 
     @property
     def key_freqs(self) -> list[int]:
-        keys = self.measured.get("key_freqs") if self.measured is not None else None
-        return [k for k in keys if type(k) is int] if isinstance(keys, list) else []
+        if self.measured is None:
+            return []
+        return key_freqs_of(self.measured.get("key_freqs"), len(self.measured["embed_freq_norms"]))
 
     @property
     def freq_history(self) -> tuple[np.ndarray, np.ndarray]:
@@ -212,10 +243,9 @@ class RunSeries:
             self.phases.feed(record)
             norms = record.get("embed_freq_norms")
             if isinstance(norms, list) and norms and (not self._freq_rows or len(norms) == len(self._freq_rows[0])):
-                keys = record.get("key_freqs")
                 self._freq_epochs.append(int(record["epoch"]))
-                self._freq_rows.append([_number(v) for v in norms])
-                self._freq_keys.append([k for k in keys if type(k) is int] if isinstance(keys, list) else [])
+                self._freq_rows.append(freq_norms_of(norms))
+                self._freq_keys.append(key_freqs_of(record.get("key_freqs"), len(norms)))
         self.measured = next((r for r in reversed(records) if isinstance(r.get("embed_freq_norms"), list)),
                              self.measured)
 

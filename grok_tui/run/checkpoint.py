@@ -101,7 +101,9 @@ EPOCH_LIMIT = 100_000_000  # config.MAX_EPOCHS: the trainer refuses a checkpoint
 
 
 def _shown(value: Any) -> str:
-    text = f"a tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else None
+    text = None
+    if isinstance(value, torch.Tensor):  # a nested tensor has no shape: `.shape` raises
+        text = layout_problem(value) or f"a tensor of shape {tuple(value.shape)}"
     if text is None:
         try:
             text = repr(value)
@@ -143,6 +145,42 @@ def expected_shapes(config: Config) -> dict[str, tuple[int, ...]]:
     return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
 
 
+def layout_problem(tensor: torch.Tensor) -> str | None:
+    """What makes `tensor` something other than a dense tensor with values in memory, in words, or None.
+
+    torch.load (weights_only) accepts sparse, nested, quantized and meta tensors, and each breaks the code
+    that reads weights (`.shape` raises on a nested tensor, a meta tensor has no values, `isfinite` and
+    `copy_` fail on sparse ones) with a traceback, in the middle of restoring a run.
+    """
+    if tensor.is_nested:
+        return "a nested tensor"
+    if tensor.layout != torch.strided:
+        return f"a {str(tensor.layout).removeprefix('torch.')} tensor"
+    if tensor.is_meta:
+        return "a tensor on the meta device (it holds no values)"
+    if tensor.is_quantized:
+        return "a quantized tensor"
+    return None
+
+
+def first_layout_problem(value: Any, where: str) -> str | None:
+    """The first tensor anywhere in `value` (dicts, lists and tuples, at any depth) that layout_problem()
+    refuses, named by its path ("optimizer.state.0.exp_avg"), or None. Iterative: a loaded file can nest
+    deeper than Python's recursion limit."""
+    pending: list[tuple[Any, str]] = [(value, where)]
+    while pending:
+        item, name = pending.pop()
+        if isinstance(item, torch.Tensor):
+            problem = layout_problem(item)
+            if problem is not None:
+                return f"{name} is {problem}, not a dense tensor"
+        elif isinstance(item, dict):
+            pending.extend((child, f"{name}.{key}") for key, child in reversed(list(item.items())))
+        elif isinstance(item, (list, tuple)):
+            pending.extend((child, f"{name}.{index}") for index, child in reversed(list(enumerate(item))))
+    return None
+
+
 def model_problem(weights: Any, shapes: dict[str, tuple[int, ...]]) -> str | None:
     if not isinstance(weights, dict):
         return f"its model weights are {_shown(weights)}, not a dict of tensors"
@@ -154,6 +192,9 @@ def model_problem(weights: Any, shapes: dict[str, tuple[int, ...]]) -> str | Non
         return f"unexpected model weights: {', '.join(extra[:5])}"
     for name, shape in shapes.items():
         tensor = weights[name]
+        layout = layout_problem(tensor) if isinstance(tensor, torch.Tensor) else None
+        if layout is not None:
+            return f"model weight {name} is {layout}, not a dense tensor"
         if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
             return f"model weight {name} is {_shown(tensor)}, not a floating-point tensor"
         if tuple(tensor.shape) != shape:
@@ -285,6 +326,9 @@ def checkpoint_problem(state: dict[str, Any], config: Config) -> str | None:
     if "elapsed_s" in state and (not _is_finite_number(state["elapsed_s"]) or state["elapsed_s"] < 0):
         return f"elapsed_s must be a finite number of seconds >= 0 (got {_shown(state['elapsed_s'])})"
     shapes = expected_shapes(config)
+    odd_tensor = first_layout_problem(state, "checkpoint")
+    if odd_tensor is not None:  # first: every check below reads tensors as dense ones
+        return odd_tensor
     return (model_problem(state.get("model"), shapes)
             or _optimizer_problem(state.get("optimizer"), shapes, epoch, config)
             or _scheduler_problem(state.get("scheduler"), epoch, config) or _rng_problem(state.get("rng"))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grok_tui.core.config import Config, ConfigError, is_valid_tag
+from grok_tui.core.config import EXPERIMENT_FIELDS, Config, ConfigError, is_valid_tag
 
 # The order of a member's tag parts (seed last, so a seed group's tags sort together) and their short names.
 TAG_PARTS: dict[str, str] = {
@@ -139,12 +139,13 @@ def expand(name: str, base: Config, axes: dict[str, list[Any]], known: list[Memb
         count *= len(axis)
     if count > MAX_MEMBERS:
         raise ConfigError([f"sweep: {count:,} members is more than {MAX_MEMBERS:,}"])
+    known_tags = _tags_by_experiment(known or [])
     members, tags = [], set()
     for combo in itertools.product(*ordered.values()):
         values = dict(zip(ordered, combo))
         config = dataclasses.replace(base, **values)
-        tag = next((m.tag for m in known or [] if not config.experiment_differences(m.config)), None)
-        config.tag = tag or member_tag(name, values)
+        key = experiment_key(config)
+        config.tag = (known_tags.get(key) if key is not None else None) or member_tag(name, values)
         tag = config.tag
         problems = config.problems()
         if problems:
@@ -154,6 +155,29 @@ def expand(name: str, base: Config, axes: dict[str, list[Any]], known: list[Memb
         tags.add(tag)
         members.append(Member(tag, values, config))
     return Sweep(name, base, ordered, members)
+
+
+def experiment_key(config: Config) -> tuple[Any, ...] | None:
+    """The experiment-defining fields' values (as Config.experiment_differences compares them), as one
+    hashable key; None when one of them is not hashable (a saved member's hostile value)."""
+    key = tuple(config.resolved(name) for name in EXPERIMENT_FIELDS)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _tags_by_experiment(known: list[Member]) -> dict[tuple[Any, ...], str]:
+    """Each known experiment's tag (the first member's when two share one), looked up by experiment_key: a
+    dict, so expanding n members against n known ones is linear (comparing each with each took 92 s at 3,000).
+    A key that is not hashable cannot equal a valid member's, whose values are all numbers and words."""
+    tags: dict[tuple[Any, ...], str] = {}
+    for member in known:
+        key = experiment_key(member.config)
+        if key is not None:
+            tags.setdefault(key, member.tag)
+    return tags
 
 
 def load_definition(path: Path) -> dict[str, Any] | None:
@@ -179,9 +203,34 @@ def merge_axes(saved: dict[str, Any] | None, axes: dict[str, list[Any]]) -> dict
     merged = {field: list(values) for field, values in axes.items()}
     for field, values in (saved or {}).get("axes", {}).items():
         if field in SWEEPABLE and isinstance(values, list):
-            merged.setdefault(field, [])
-            merged[field] += [v for v in values if v not in merged[field]]
+            axis = merged.setdefault(field, [])
+            present = _Seen(axis)
+            axis += [v for v in values if present.add(v)]
     return merged
+
+
+class _Seen:
+    """Membership of an axis's values as `in` decides it (1 and 1.0 alike), in constant time for the
+    hashable ones: a 10,000-value saved axis was checked against a list, value by value."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self.hashable: set[Any] = set()
+        self.other: list[Any] = []
+        for value in values:
+            self.add(value)
+
+    def add(self, value: Any) -> bool:
+        """Record `value`; whether it was new."""
+        try:
+            if value in self.hashable:
+                return False
+            self.hashable.add(value)
+            return True
+        except TypeError:  # a list or dict from a hostile file: compared the slow way
+            if value in self.other:
+                return False
+            self.other.append(value)
+            return True
 
 
 def saved_members(saved: dict[str, Any] | None, path: Path) -> list[Member]:
