@@ -39,3 +39,26 @@ def test_a_divergence_before_the_first_checkpoint_says_there_is_none(root: Path)
     loop.last_checkpoint_epoch = 1200
     with pytest.raises(TrainingError, match=r"the last good checkpoint \(epoch 1,200\) is kept"):
         loop.record()
+
+
+def test_list_says_diverged_for_a_run_whose_loss_stopped_being_finite(root: Path) -> None:
+    """The log holds no line for a divergence (a NaN record is never written), so without the mark in
+    events.json `list` called such a run `stopped`, like one killed with -9."""
+    from grok_tui.run.phases import diverged_epoch
+    from grok_tui.run.summary import summarize
+
+    train_grokking(tiny_config(num_epochs=20, checkpoint_every=10), root=root)
+    paths = RunPaths.of("tiny", root)
+    state = torch.load(paths.checkpoint, weights_only=True)
+    for slot in state["optimizer"]["state"].values():  # the next steps give non-finite weights
+        slot["exp_avg"].fill_(float("inf"))
+    torch.save(state, paths.checkpoint)
+    with pytest.raises(TrainingError, match="not finite"):
+        train_grokking(tiny_config(num_epochs=60, checkpoint_every=10), root=root)
+    assert diverged_epoch(paths.events) is not None
+    assert summarize(paths).status == "diverged"
+    stopped = RunPaths.of("other", root)  # a run that ended short for another reason stays `stopped`
+    train_grokking(tiny_config(tag="other", num_epochs=20), root=root)
+    config = tiny_config(tag="other", num_epochs=40)
+    config.save(stopped.config)
+    assert diverged_epoch(stopped.events) is None and summarize(stopped).status == "stopped"

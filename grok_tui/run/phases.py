@@ -38,6 +38,9 @@ RESTRICTED_FALL = 0.5  # restricted loss at most this fraction of its value just
 EXCLUDED_RISE = 2.0  # excluded loss at least this multiple of its lowest value since memorizing
 EVENTS_MAX_BYTES = 1024 * 1024  # events.json holds three events (~300 bytes); past this it is not ours
 EVENT_NAMES = ("memorized", "circuit_formation", "grokked")
+# How a session ended, when that is not in the log: a run whose loss stopped being finite leaves no log
+# line there (a NaN record is never written), so without this `list` could not tell it from a kill -9.
+DIVERGED = "diverged"
 EVENT_LABELS = {"memorized": "memorized", "circuit_formation": "circuit formation", "grokked": "grokked"}
 
 
@@ -144,12 +147,19 @@ def save_events(path: Path, events: list[Event]) -> None:
     atomic_write_text(path, json.dumps([asdict(event) for event in events], indent=2) + "\n")
 
 
+def diverged_epoch(path: Path) -> int | None:
+    """The epoch a run's last session diverged at, from its events.json (a resume rewrites the file from
+    the log, so a run that trains again is no longer marked), or None."""
+    events = load_events(path)
+    return events[-1].epoch if events and events[-1].name == DIVERGED else None
+
+
 def load_events(path: Path) -> list[Event]:
     """events.json as written by the trainer; a missing or unreadable file is no events (a FIFO, a device,
     a folder or a file past EVENTS_MAX_BYTES too: refused unread by read_regular)."""
     try:
         data = json.loads(read_regular(path, EVENTS_MAX_BYTES))
         events = [Event(str(item["name"]), int(item["epoch"]), str(item["text"])) for item in data]
-        return [event for event in events if event.name in EVENT_NAMES]  # names only the trainer writes
+        return [event for event in events if event.name in (*EVENT_NAMES, DIVERGED)]  # names only the trainer writes
     except (OSError, ValueError, TypeError, KeyError, RecursionError):  # RecursionError: 200,000 '['
         return []

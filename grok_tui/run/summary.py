@@ -13,7 +13,7 @@ from pathlib import Path
 from grok_tui.core.atomic import kind_of, open_regular
 from grok_tui.core.config import Config, ConfigError
 from grok_tui.run.log import Record, RunLogReader
-from grok_tui.run.phases import GROKKED_ACC, PhaseTracker, early_stop_due
+from grok_tui.run.phases import GROKKED_ACC, PhaseTracker, diverged_epoch, early_stop_due
 from grok_tui.run.lock import lock_owner
 from grok_tui.run.paths import RunPaths, run_folders
 
@@ -35,7 +35,7 @@ class RunSummary:
     last: Record | None
     best_test_acc: float | None
     grokked_epoch: int | None
-    status: str  # running / stopped (before num_epochs, grokked or not) / done early (stop_after_grok) / finished / new / broken
+    status: str  # running / stopped (before num_epochs, grokked or not) / done early (stop_after_grok) / diverged / finished / new / broken
     problem: str = ""
     phase: str = "no data yet"  # grok_tui/run/phases.py: memorizing / memorized / circuit formation / grokked
     memorized_epoch: int | None = None
@@ -120,6 +120,8 @@ def summarize(paths: RunPaths) -> RunSummary:
         status = "finished"
     elif early_stop_due(config, grokked, last["epoch"]):
         status = "done early"  # its stop_after_grok setting ended it on purpose
+    elif diverged_epoch(paths.events) is not None:
+        status = "diverged"  # its loss stopped being finite: resuming would only repeat it (a smaller lr is a new run)
     else:
         status = "stopped"  # even when it grokked: it has not run its schedule
     return RunSummary(paths.tag, config, last, best, grokked, status, "; ".join(problems),

@@ -45,7 +45,7 @@ from grok_tui.run.checkpoint import (
 )
 from grok_tui.run.log import Record, RunLogWriter, cut_back, read_log
 from grok_tui.run.paths import RunPaths
-from grok_tui.run.phases import Event, PhaseTracker, early_stop_due, save_events, track
+from grok_tui.run.phases import DIVERGED, Event, PhaseTracker, early_stop_due, save_events, track
 from grok_tui.run.snapshots import (
     cut_back_snapshots,
     save_snapshot,
@@ -161,12 +161,13 @@ class TrainingLoop:
         logits = self.log_point_logits()
         metrics = metrics_of(logits, self.data, loss=self.config.loss)
         if not all(math.isfinite(v) for v in metrics.values()):
-            raise TrainingError(
-                f"training diverged at epoch {self.epoch} (loss is not finite); "
-                + (f"the last good checkpoint (epoch {self.last_checkpoint_epoch:,}) is kept"
-                   if self.last_checkpoint_epoch is not None else "no checkpoint was written yet")
-                + "; try a smaller lr"
-            )
+            text = (f"training diverged at epoch {self.epoch} (loss is not finite); "
+                    + (f"the last good checkpoint (epoch {self.last_checkpoint_epoch:,}) is kept"
+                       if self.last_checkpoint_epoch is not None else "no checkpoint was written yet")
+                    + "; try a smaller lr")
+            # Said in events.json too: the log holds no line for it, and `list` must not call the run stopped.
+            save_events(self.paths.events, [*self.phases.events, Event(DIVERGED, self.epoch, text)])
+            raise TrainingError(text)
         record: Record = {
             "epoch": self.epoch, "step": self.epoch * self.config.steps_per_epoch, **metrics,
             "lr": self.optimizer.param_groups[0]["lr"],  # the rate the next step will use
