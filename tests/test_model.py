@@ -149,3 +149,24 @@ def test_float64_work_of_mps_tensors_goes_to_the_cpu() -> None:
     assert float64_device(torch.device("mps")) == torch.device("cpu")
     assert float64_device(torch.device("cuda", 1)) == torch.device("cuda", 1)
     assert float64_device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_the_logged_weight_norms_are_the_same_bits_at_any_thread_count() -> None:
+    """torch splits a CPU sum of more than 32,768 elements across threads, so W_in's and W_out's squared norms
+    at the paper's widths (65,536 elements) changed in the last bits with --threads (the weights did not)."""
+    from grok_tui.experiment.model import squared_norms, sum_squared_weights
+
+    torch.manual_seed(0)
+    module = torch.nn.Module()
+    module.big = torch.nn.Parameter(torch.randn(512, 128) * 3)  # W_in's shape at the paper's widths
+    module.small = torch.nn.Parameter(torch.randn(7, 5))
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3, 4):
+            torch.set_num_threads(threads)
+            results.append((squared_norms(module), sum_squared_weights(module)))
+    finally:
+        torch.set_num_threads(before)
+    assert all(result == results[0] for result in results), results
+    assert results[0][0]["small"] == float((module.small.double() ** 2).sum())  # small tensors: the one sum as before

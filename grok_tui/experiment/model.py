@@ -96,13 +96,30 @@ def cross_entropy_float64(logits: torch.Tensor, labels: torch.Tensor) -> torch.T
     return -logprobs.gather(-1, labels.to(logprobs.device)[:, None]).mean()
 
 
+# torch's CPU reductions split a tensor of more than this many elements across threads, so its sum's
+# rounding depended on the thread count (W_in and W_out at the paper's widths: 65,536 elements). Summed in
+# pieces of at most this size, in order, each piece runs on one thread: the same bits at any thread count,
+# and for smaller tensors exactly the one sum as before.
+REDUCTION_GRAIN = 32768
+
+
+def _sum_of_squares(param: torch.Tensor) -> torch.Tensor:
+    """A parameter's sum of squares in float64, the same bits at any thread count (a 0-dim tensor)."""
+    flat = to_float64(param).reshape(-1)
+    pieces = [(piece ** 2).sum() for piece in flat.split(REDUCTION_GRAIN)]
+    total = pieces[0]
+    for piece in pieces[1:]:
+        total = total + piece
+    return total
+
+
 def squared_norms(model: nn.Module) -> dict[str, float]:
     """Each parameter tensor's sum of squares, by name (float64)."""
     with torch.no_grad():
-        return {name: float((to_float64(param) ** 2).sum()) for name, param in model.named_parameters()}
+        return {name: float(_sum_of_squares(param)) for name, param in model.named_parameters()}
 
 
 def sum_squared_weights(model: nn.Module) -> float:
     """The paper's weight-norm measure: sum of squares of every parameter."""
     with torch.no_grad():
-        return float(sum((to_float64(param) ** 2).sum() for param in model.parameters()))
+        return float(sum(_sum_of_squares(param) for param in model.parameters()))
