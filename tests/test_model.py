@@ -156,9 +156,11 @@ def test_the_logged_weight_norms_are_the_same_bits_at_any_thread_count() -> None
     at the paper's widths (65,536 elements) changed in the last bits with --threads (the weights did not)."""
     from grok_tui.experiment.model import squared_norms, sum_squared_weights
 
-    torch.manual_seed(0)
+    torch.manual_seed(3)
     module = torch.nn.Module()
-    module.big = torch.nn.Parameter(torch.randn(512, 128) * 3)  # W_in's shape at the paper's widths
+    # W_in's shape at the paper's widths; entries over six decades, so rounding differences show (with this
+    # seed torch's one sum gave 2610003164.74558 on one thread and ...7455807 on two, three and four).
+    module.big = torch.nn.Parameter(torch.randn(512, 128) * torch.logspace(-3, 3, 128))
     module.small = torch.nn.Parameter(torch.randn(7, 5))
     before = torch.get_num_threads()
     try:
