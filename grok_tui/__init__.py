@@ -9,10 +9,3 @@ __version__ = "0.1.0"
 # gradients on a Xeon, none on an AMD EPYC). MKL reads this once, at its first product, so it is set
 # here, before anything of ours imports torch; a value the user set is kept (grok_tui/experiment/numerics.py).
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
-
-# torch's OpenMP threads spin while they wait for work by default. Beside another busy process on a small
-# machine, the spinning thread takes the core the working one needs: the quick run went 3-30x slower at
-# two threads than at one (benchmarks/README.md, "Thread policy"). PASSIVE makes waiting threads sleep.
-# It changes no result (the sums do not depend on it), only speed under load; libgomp reads it when torch
-# loads, so it is set here, and a user's value is kept. Recorded per session (run/sessions.py).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -69,6 +69,41 @@ def default_threads() -> int:
     return _DEFAULT_THREADS
 
 
+def busy_cores(sample_s: float = 0.25) -> float | None:
+    """How many cores other processes keep busy, from two reads of /proc/stat `sample_s` apart (this process
+    sleeps meanwhile); None where there is no /proc/stat."""
+    def read() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat", encoding="ascii", errors="replace") as stat:
+                fields = [int(x) for x in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        return (sum(fields), fields[3] + fields[4]) if len(fields) >= 5 else None  # total, idle + iowait
+
+    first = read()
+    time.sleep(sample_s)
+    second = read()
+    if first is None or second is None or second[0] <= first[0]:
+        return None
+    total, idle = second[0] - first[0], second[1] - first[1]
+    return (total - idle) / total * (os.cpu_count() or 1)
+
+
+def automatic_threads() -> int:
+    """Threads for a run with --threads 0: torch's default (the cores) on an idle machine, one per core the
+    other processes leave free on a busy one. OpenMP's threads spin while they wait: two of them beside one
+    busy process made the quick run 2.6x slower than one thread, the paper's 1.9x (benchmarks/README.md,
+    "Thread policy"); sleeping instead (OMP_WAIT_POLICY=PASSIVE) cost 2.1x on an idle machine. A thread
+    count the user set (--threads, OMP_NUM_THREADS) is kept. Results are the same bits at any count."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return default_threads()
+    busy = busy_cores()
+    if busy is None:
+        return default_threads()
+    free = (os.cpu_count() or 1) - busy
+    return max(1, min(default_threads(), int(free + 0.5)))
+
+
 # Read once at import, on the importing thread: a thread started later (the TUI trains on a fresh one)
 # may see a different OpenMP default than the process's.
 _DEFAULT_THREADS = torch.get_num_threads()
@@ -199,5 +234,5 @@ def _is_plain(value: object) -> bool:
     return value is None or isinstance(value, (bool, float)) or (isinstance(value, int) and abs(value) < 10**18)
 
 
-__all__ = ["Session", "append_session", "begin_session", "default_threads", "describe", "environment_changes", "last_session",
+__all__ = ["Session", "append_session", "automatic_threads", "begin_session", "busy_cores", "default_threads", "describe", "environment_changes", "last_session",
            "read_sessions", "session_record"]

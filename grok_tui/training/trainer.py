@@ -32,7 +32,7 @@ from grok_tui.run.lock import RunLock
 from grok_tui.run.log import Record
 from grok_tui.run.paths import RunPaths
 from grok_tui.run.phases import Event
-from grok_tui.run.sessions import Session, begin_session, default_threads
+from grok_tui.run.sessions import Session, automatic_threads, begin_session
 from grok_tui.run.snapshots import (
     check_snapshot_dir,
     remove_all_snapshots,
@@ -142,7 +142,7 @@ def train_grokking(
             raise ConfigError([f"num_epochs: must be at least the checkpoint's epoch {start_epoch} "
                                f"to resume run {config.tag!r} (got {config.num_epochs})"])
         config.save(paths.config)
-        threads = config.threads or default_threads()
+        threads = config.threads or automatic_threads()  # 0: as many as the machine has free now
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:

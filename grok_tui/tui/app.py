@@ -32,7 +32,7 @@ from textual.worker import Worker, WorkerState
 from grok_tui.core.config import Config, ConfigError
 from grok_tui.run.lock import lock_owner
 from grok_tui.run.paths import RunPaths
-from grok_tui.run.sessions import Session, default_threads
+from grok_tui.run.sessions import Session
 from grok_tui.run.summary import summarize
 from grok_tui.training.loop import TrainResult
 from grok_tui.training.trainer import resolve_device, train_grokking
@@ -285,9 +285,9 @@ class GrokApp(App[int]):
         resuming = resume and RunPaths(self.root, config.tag).checkpoint.exists()  # before the trainer writes
         self.training.worker = self._train(config, resume, self.training.stop, self.training.finished)
         self.open_run(config.tag)
-        threads = config.threads or default_threads()
-        self.notify(f"{'resuming' if resuming else 'starting'} {config.tag!r} on {device}, "
-                    f"{threads} thread{'s' if threads != 1 else ''}")
+        threads = (f"{config.threads} thread{'s' if config.threads != 1 else ''}" if config.threads
+                   else "threads: as many cores as are free")
+        self.notify(f"{'resuming' if resuming else 'starting'} {config.tag!r} on {device}, {threads}")
 
     @work(thread=True, exit_on_error=False, name="trainer", group="trainer")
     def _train(self, config: Config, resume: bool, stop: threading.Event, finished: threading.Event) -> TrainResult:
