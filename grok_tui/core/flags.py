@@ -48,6 +48,6 @@ CONFIG_FLAGS: list[tuple[str, str, type, str]] = [
     ("--device", "device", str, "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
     ("--stop-after-grok", "stop_after_grok", int, "end the run N epochs after it groks (test accuracy >= 99%%), "
      "with a checkpoint; default: train to num_epochs"),
-    ("--threads", "threads", int, "torch threads for training; 0 = the machine's cores (default); "
+    ("--threads", "threads", int, "torch threads for training; 0 = the cores free when it starts (default); "
      "results do not depend on it on the CPU"),
 ]

@@ -270,7 +270,7 @@ class FormScreen(Screen[None]):
             choices = DEVICE_CHOICES + ([text] if text not in DEVICE_CHOICES else [])
             return Select([(d, d) for d in choices], value=text, allow_blank=False, id=f"in-{name}",
                           classes="field-input", compact=True)
-        placeholders = {"d_mlp": mlp_placeholder(str(self.initial.d_model)), "threads": "all cores",
+        placeholders = {"d_mlp": mlp_placeholder(str(self.initial.d_model)), "threads": "free cores",
                         "stop_after_grok": "off", "grokfast_lamb": "2 for ema, 5 for ma"}
         placeholder = placeholders.get(name, "")
         return FieldInput(text, placeholder=placeholder, id=f"in-{name}", classes="field-input", compact=True)
