@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from grok_tui.core.config import Config
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background by a non-interactive shell (`cmd &`, some CI runners) inherits SIGINT
+    ignored, and so would every `grok-tui train` it starts: grok-tui keeps an ignored SIGINT, as `nohup` users
+    expect, so the tests that press Ctrl-C on a trainer would wait in vain. Handled here, SIGINT reaches the
+    children as it does from a terminal (exec resets a handled signal to its default, not an ignored one)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -56,9 +56,11 @@ def train(root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
 
 
 def start_train(root: Path, *flags: str) -> subprocess.Popen[str]:
+    # SIGINT as a terminal gives it: a suite started in the background may have it ignored, and the trainer
+    # keeps an ignored SIGINT (as nohup users expect), which the Ctrl-C tests would then wait on in vain.
     return subprocess.Popen(command("train", "--root", str(root), *flags), cwd=root, env=ENV,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def log_epochs(path: Path) -> list[int]:

@@ -130,13 +130,14 @@ def burn_a_core(seconds: float) -> subprocess.Popen[bytes]:
 @pytest.mark.parametrize("loaded", [False, True], ids=["side-by-side", "beside-a-busy-core"])
 def test_two_processes_at_the_default_thread_count_train_the_same_run(tmp_path: Path, loaded: bool) -> None:
     """Two `grok-tui train` of one config at once (so each loads the other), optionally with a third
-    process burning a core: equal logs, events and checkpoints."""
+    process burning a core: equal logs, events and checkpoints. At torch's default count, at least two
+    threads, pinned: `--threads 0` would take only the cores free at the start (one, on a loaded machine)."""
     roots = [tmp_path / "a", tmp_path / "b"]
     for root in roots:
         root.mkdir()
     burner = burn_a_core(TIMEOUT) if loaded else None
     try:
-        runs = [train(root, "--num-epochs", "60") for root in roots]
+        runs = [train(root, "--num-epochs", "60", "--threads", str(MULTI)) for root in roots]
         for run in runs:
             finish(run)
     finally:
@@ -145,7 +146,7 @@ def test_two_processes_at_the_default_thread_count_train_the_same_run(tmp_path: 
             burner.wait()
     assert_same_run(*roots)
     sessions = read_sessions(RunPaths.of("q", roots[0]).sessions)
-    assert [s["threads"] for s in sessions] == [default_threads()]  # the default, no pin
+    assert [s["threads"] for s in sessions] == [MULTI]
     assert sessions[0]["deterministic"] is True
 
 
@@ -165,7 +166,7 @@ def test_one_and_two_threads_train_the_same_run(tmp_path: Path) -> None:
 def test_resume_at_the_default_thread_count_is_exact(tmp_path: Path) -> None:
     """The quick config, 2,000 epochs in one go equal 1,000 + resume + 1,000, at the default thread
     count (at least two threads), in this process; the resume changes the thread count on the way."""
-    threads = 0 if default_threads() >= 2 else 2
+    threads = MULTI
     config = preset("quick", tag="q", num_epochs=2000, log_every=50, measure_every=250, checkpoint_every=500,
                     device="cpu", threads=threads)
     whole = train_grokking(config, root=tmp_path / "whole")
@@ -174,7 +175,7 @@ def test_resume_at_the_default_thread_count_is_exact(tmp_path: Path) -> None:
     assert split.epoch == whole.epoch == 2000
     assert_same_run(tmp_path / "whole", tmp_path / "split")
     sessions = read_sessions(RunPaths.of("q", tmp_path / "split").sessions)
-    assert [(s["start_epoch"], s["threads"]) for s in sessions] == [(0, threads or default_threads()), (1000, 1)]
+    assert [(s["start_epoch"], s["threads"]) for s in sessions] == [(0, threads), (1000, 1)]
 
 
 def test_training_restores_the_callers_thread_count(tmp_path: Path) -> None:

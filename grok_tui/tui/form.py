@@ -59,8 +59,8 @@ FIELDS: list[tuple[str, str, str]] = [
     ("optimization", "warmup_steps", "warmup steps"),
     ("optimization", "batch_size", "batch (0 = full)"),
     ("schedule", "num_epochs", "epochs"),
-    ("schedule", "log_every", "log every"),
-    ("schedule", "checkpoint_every", "checkpoint every"),
+    ("schedule", "log_every", "log, ckpt every"),
+    ("schedule", "checkpoint_every", ""),
     ("schedule", "measure_every", "measure every"),
     ("schedule", "snapshot_every", "snapshot every"),
     ("schedule", "stop_after_grok", "stop after grok"),
@@ -86,7 +86,9 @@ CHOICES: dict[str, list[tuple[str, str]]] = {  # labels of at most 15 characters
     "softmax_precision": [("float64 (paper)", "float64"), ("float32 (code)", "float32")],
 }
 DEVICE_CHOICES = ["auto", "cpu", "cuda", "mps"]
-# The first column; model, optimization and schedule the second: 18 and 19 lines, so both fit in 80x24.
+# Pairs of fields on one row (the first's label names both), so that the groups fit in 80x24.
+SHARED_ROWS = {"beta1": "beta2", "log_every": "checkpoint_every"}
+# The first column; model, optimization and schedule the second: 18 lines each, so both fit in 80x24.
 LEFT_GROUPS = ("run", "task", "interventions")
 # A preset is a base experiment: choosing one keeps the run settings and the interventions chosen.
 PRESET_FIELDS = [name for group, name, _ in FIELDS
@@ -239,12 +241,12 @@ class FormScreen(Screen[None]):
                         with Vertical(classes="column", id=f"column-{column}"):
                             group = None
                             for group_name, name, label in FIELDS:
-                                if (group_name in LEFT_GROUPS) != (column == "left") or name == "beta2":
-                                    continue  # beta2 stands on beta1's row
+                                if (group_name in LEFT_GROUPS) != (column == "left") or name in SHARED_ROWS.values():
+                                    continue  # it stands on its partner's row
                                 if group_name != group:
                                     group = group_name
                                     yield Static(f"[b]{group_name}[/b]", classes="group")
-                                pair = [name, "beta2"] if name == "beta1" else [name]
+                                pair = [name, SHARED_ROWS[name]] if name in SHARED_ROWS else [name]
                                 with Horizontal(classes="row"):
                                     yield Label(label, classes="field-label")
                                     for each in pair:
